@@ -1,0 +1,60 @@
+#include "chat/dsml_syntax.h"
+
+namespace dstar::chat {
+namespace {
+
+std::optional<DsmlMarker> find_earliest(std::string_view text, bool end) {
+    std::optional<DsmlMarker> best;
+    for (const DsmlSyntax *syn : kDsmlSyntaxes) {
+        const size_t p = text.find(end ? syn->tool_calls_end : syn->tool_calls_start);
+        if (p != std::string_view::npos && (!best || p < best->pos)) best = DsmlMarker{p, syn};
+    }
+    return best;
+}
+
+}  // namespace
+
+std::optional<DsmlMarker> find_any_tool_calls_start(std::string_view text) {
+    return find_earliest(text, false);
+}
+
+std::optional<DsmlMarker> find_any_tool_calls_end(std::string_view text) {
+    return find_earliest(text, true);
+}
+
+std::string dsml_unescape(std::string_view s) {
+    static constexpr struct {
+        std::string_view entity;
+        char c;
+    } kEntities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); i++) {
+        bool decoded = false;
+        if (s[i] == '&') {
+            for (const auto &e : kEntities) {
+                if (s.compare(i, e.entity.size(), e.entity) == 0) {
+                    out.push_back(e.c);
+                    i += e.entity.size() - 1;
+                    decoded = true;
+                    break;
+                }
+            }
+        }
+        if (!decoded) out.push_back(s[i]);
+    }
+    return out;
+}
+
+std::optional<std::string> dsml_attr(std::string_view tag, std::string_view name) {
+    std::string pattern(name);
+    pattern += "=\"";
+    const size_t p = tag.find(pattern);
+    if (p == std::string_view::npos) return std::nullopt;
+    const size_t v = p + pattern.size();
+    const size_t q = tag.find('"', v);
+    if (q == std::string_view::npos) return std::nullopt;
+    return dsml_unescape(tag.substr(v, q - v));
+}
+
+}  // namespace dstar::chat

@@ -1,0 +1,243 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "common/error.h"
+#include "model/rope.h"
+
+namespace dstar::model {
+
+using backend::Weight;
+using L = LayerTensor;
+
+// Backend handles of one layer's weights.
+struct Forward::LayerBinding {
+    std::array<Weight, static_cast<size_t>(LayerTensor::Count)> t;
+    backend::AttentionWeights attn;
+    backend::HcWeights hc_attn, hc_ffn;
+    RopeParams rope;
+    const Weight &operator[](L id) const { return t[static_cast<size_t>(id)]; }
+};
+
+// Activations of one batch (backend memory), sized for up to `n` tokens.
+struct Forward::Scratch {
+    backend::Backend &be;
+    std::vector<float *> owned;
+    float *x_hc, *x_hc2, *cur, *nrm, *post, *comb, *qa, *qn, *q, *kv, *ckv, *csc, *ikv, *isc, *iq, *iw, *heads,
+        *low, *y, *router, *wts, *routed, *sg, *su, *smid, *shared, *z, *logits;
+    int32_t *sel;
+    float *alloc(size_t n) {
+        float *p = be.alloc(n);
+        owned.push_back(p);
+        return p;
+    }
+    Scratch(backend::Backend &b, const ModelConfig &c, uint32_t n) : be(b) {
+        const size_t N = n;
+        uint32_t cw = 0, iw_ = 0;
+        for (uint32_t l = 0; l < c.n_layer; l++) {
+            cw = std::max(cw, c.ratio(l) ? c.compressor_coff(l) * c.head_dim : 0u);
+            iw_ = std::max(iw_, c.has_indexer(l) ? 2 * c.idx_head_dim : 0u);
+        }
+        x_hc = alloc(N * c.hc_dim());
+        x_hc2 = alloc(N * c.hc_dim());
+        cur = alloc(N * c.n_embd);
+        nrm = alloc(N * c.n_embd);
+        post = alloc(N * c.n_hc);
+        comb = alloc(N * c.n_hc * c.n_hc);
+        qa = alloc(N * c.q_lora);
+        qn = alloc(N * c.q_lora);
+        q = alloc(N * c.q_dim());
+        kv = alloc(N * c.head_dim);
+        ckv = alloc(N * std::max(cw, 1u));
+        csc = alloc(N * std::max(cw, 1u));
+        ikv = alloc(N * std::max(iw_, 1u));
+        isc = alloc(N * std::max(iw_, 1u));
+        iq = alloc(N * std::max(c.idx_q_dim(), 1u));
+        iw = alloc(N * std::max(c.idx_head, 1u));
+        heads = alloc(N * c.q_dim());
+        low = alloc(N * c.out_low_dim());
+        y = alloc(N * c.n_embd);
+        router = alloc(N * c.n_expert);
+        wts = alloc(N * c.n_expert_used);
+        sel = be.alloc_i32(N * c.n_expert_used);
+        routed = alloc(N * c.n_embd);
+        sg = alloc(N * c.expert_ff);
+        su = alloc(N * c.expert_ff);
+        smid = alloc(N * c.expert_ff);
+        shared = alloc(N * c.n_embd);
+        z = alloc(N * c.n_embd);
+        logits = alloc(N * c.n_vocab);
+    }
+    ~Scratch() {
+        for (float *p : owned) be.release(p);
+        be.release(sel);
+    }
+};
+
+Forward::Forward(const ModelWeights &weights, backend::Backend &be, backend::Numerics num)
+    : w_(weights), cfg_(weights.config), be_(be), num_(num) {
+    if (num_.qat) {
+        const std::string why = cfg_.qat_problem();
+        if (!why.empty()) fail("this model's shape does not allow the FP8/FP4 simulations: %s", why.c_str());
+    }
+    tok_embd_ = be.bind(w_[GlobalTensor::TokenEmbd], false);
+    out_hc_fn_ = be.bind(w_[GlobalTensor::OutputHcFn], false);
+    out_hc_scale_ = be.bind(w_[GlobalTensor::OutputHcScale], true);
+    out_hc_base_ = be.bind(w_[GlobalTensor::OutputHcBase], true);
+    out_norm_ = be.bind(w_[GlobalTensor::OutputNorm], true);
+    output_ = be.bind(w_[GlobalTensor::Output], false);
+    layers_.resize(cfg_.n_layer);
+    for (uint32_t l = 0; l < cfg_.n_layer; l++) {
+        LayerBinding &b = layers_[l];
+        for (int i = 0; i < static_cast<int>(L::Count); i++) {
+            const WeightTensor &t = w_.layers[l].t[i];
+            if (t.present()) b.t[i] = be.bind(t, spec(static_cast<L>(i)).kind == TensorKind::Vector);
+        }
+        b.rope = rope_params(cfg_, l);
+        b.hc_attn = {b[L::HcAttnFn], b[L::HcAttnScale], b[L::HcAttnBase]};
+        b.hc_ffn = {b[L::HcFfnFn], b[L::HcFfnScale], b[L::HcFfnBase]};
+        backend::AttentionWeights &a = b.attn;
+        a.sinks = b[L::AttnSinks];
+        a.comp_ape = b[L::AttnCompressorApe];
+        a.comp_norm = b[L::AttnCompressorNorm];
+        a.idx_ape = b[L::IndexerCompressorApe];
+        a.idx_norm = b[L::IndexerCompressorNorm];
+        a.rope = b.rope;
+        a.n_head = cfg_.n_head;
+        a.head_dim = cfg_.head_dim;
+        a.n_rot = cfg_.n_rot;
+        a.window = cfg_.window;
+        a.idx_head = cfg_.idx_head;
+        a.idx_head_dim = cfg_.idx_head_dim;
+        a.idx_top_k = cfg_.idx_top_k;
+        a.eps = cfg_.rms_eps;
+    }
+}
+
+Forward::~Forward() { delete scratch_; }
+
+void Forward::ensure_scratch(uint32_t n) {
+    if (scratch_ && scratch_n_ >= n) return;
+    delete scratch_;
+    scratch_ = nullptr;
+    scratch_ = new Scratch(be_, cfg_, n);
+    scratch_n_ = n;
+}
+
+void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t pos0) {
+    const LayerBinding &b = layers_[l];
+    Scratch &s = *scratch_;
+    const ModelConfig &c = cfg_;
+    const uint32_t ratio = c.ratio(l);
+
+    // HC pre, attention norm, low-rank Q with its norm, per-head norm, KV latent.
+    be_.hc_pre(b.hc_attn, s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps, s.cur, s.post, s.comb);
+    be_.rms_norm(s.nrm, s.cur, &b[L::AttnNorm], n, c.n_embd, c.rms_eps);
+    be_.matmul(s.qa, b[L::AttnQA], s.nrm, n);
+    be_.rms_norm(s.qn, s.qa, &b[L::AttnQANorm], n, c.q_lora, c.rms_eps);
+    be_.matmul(s.q, b[L::AttnQB], s.qn, n);
+    be_.rms_norm(s.q, s.q, nullptr, n * c.n_head, c.head_dim, c.rms_eps);
+    be_.matmul(s.kv, b[L::AttnKv], s.nrm, n);
+    be_.rms_norm(s.kv, s.kv, &b[L::AttnKvANorm], n, c.head_dim, c.rms_eps);
+    be_.rope(s.q, n, c.q_dim(), c.n_head, c.head_dim, b.rope, pos0, false);
+    be_.rope(s.kv, n, c.head_dim, 1, c.head_dim, b.rope, pos0, false);
+    if (num_.qat) be_.fp8_kv_round(s.kv, n, c.head_dim, c.n_rot);
+
+    backend::AttentionBatch ab;
+    ab.layer = l;
+    ab.n = n;
+    ab.pos0 = pos0;
+    ab.q = s.q;
+    ab.kv = s.kv;
+    ab.heads = s.heads;
+    if (ratio != 0) {
+        be_.matmul(s.ckv, b[L::AttnCompressorKv], s.nrm, n);
+        be_.matmul(s.csc, b[L::AttnCompressorGate], s.nrm, n);
+        ab.comp_kv = s.ckv;
+        ab.comp_sc = s.csc;
+    }
+    if (c.has_indexer(l)) {
+        be_.matmul(s.ikv, b[L::IndexerCompressorKv], s.nrm, n);
+        be_.matmul(s.isc, b[L::IndexerCompressorGate], s.nrm, n);
+        ab.idx_kv = s.ikv;
+        ab.idx_sc = s.isc;
+        // The indexer only matters once more rows exist than it keeps (model.md §3.5).
+        if ((pos0 + n) / ratio > c.idx_top_k) {
+            be_.matmul(s.iq, b[L::IndexerAttnQB], s.qn, n);
+            be_.rope(s.iq, n, c.idx_q_dim(), c.idx_head, c.idx_head_dim, b.rope, pos0, false);
+            if (num_.qat) be_.indexer_qat(s.iq, n * c.idx_head, c.idx_head_dim);
+            be_.matmul(s.iw, b[L::IndexerProj], s.nrm, n);
+            be_.scale(s.iw, 1.0f / sqrtf(static_cast<float>(c.idx_head_dim * c.idx_head)),
+                      static_cast<size_t>(n) * c.idx_head);
+            ab.idx_q = s.iq;
+            ab.idx_w = s.iw;
+        }
+    }
+    be_.attention(state.layers()[l], b.attn, ab, num_);
+
+    // Undo the rotation carried by the values, grouped low-rank output, HC post.
+    be_.rope(s.heads, n, c.q_dim(), c.n_head, c.head_dim, b.rope, pos0, true);
+    be_.matmul_grouped(s.low, b[L::AttnOutputA], s.heads, n, c.n_out_group, c.out_lora);
+    be_.matmul(s.y, b[L::AttnOutputB], s.low, n);
+    be_.hc_post(s.x_hc2, s.y, s.x_hc, s.post, s.comb, n, c.n_hc, c.n_embd);
+    std::swap(s.x_hc, s.x_hc2);
+}
+
+void Forward::ffn_layer(uint32_t l, const int32_t *tokens, uint32_t n) {
+    const LayerBinding &b = layers_[l];
+    Scratch &s = *scratch_;
+    const ModelConfig &c = cfg_;
+    be_.hc_pre(b.hc_ffn, s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps, s.cur, s.post, s.comb);
+    be_.rms_norm(s.nrm, s.cur, &b[L::FfnNorm], n, c.n_embd, c.rms_eps);
+    // Router: scores for every layer; hash layers take the experts from the token id.
+    be_.matmul(s.router, b[L::FfnGateInp], s.nrm, n);
+    const Weight *tid = c.is_hash_layer(l) ? &b[L::FfnGateTid2eid] : nullptr;
+    const Weight *bias = c.is_hash_layer(l) ? nullptr : &b[L::ExpProbsB];
+    be_.route(s.router, bias, tid, tokens, n, c.n_expert, c.n_expert_used, c.expert_weights_scale, s.sel, s.wts);
+    const float clamp = c.swiglu_clamp[l];
+    be_.moe(s.routed, b[L::FfnGateExps], b[L::FfnUpExps], b[L::FfnDownExps], s.nrm, s.sel, s.wts, n,
+            c.n_expert_used, clamp);
+    // Shared expert: same clamped SwiGLU, no router weight.
+    be_.matmul(s.sg, b[L::FfnGateShexp], s.nrm, n);
+    be_.matmul(s.su, b[L::FfnUpShexp], s.nrm, n);
+    be_.swiglu(s.smid, s.sg, s.su, static_cast<size_t>(n) * c.expert_ff, clamp);
+    be_.matmul(s.shared, b[L::FfnDownShexp], s.smid, n);
+    be_.add(s.y, s.routed, s.shared, static_cast<size_t>(n) * c.n_embd);
+    be_.hc_post(s.x_hc2, s.y, s.x_hc, s.post, s.comb, n, c.n_hc, c.n_embd);
+    std::swap(s.x_hc, s.x_hc2);
+}
+
+void Forward::eval(KvState &state, const int32_t *tokens, uint32_t n, Logits mode, std::vector<float> *logits) {
+    if (n == 0) fail("eval: no tokens");
+    const uint32_t pos0 = state.n_past();
+    if (static_cast<uint64_t>(pos0) + n > state.ctx())
+        fail("context is full: %u tokens evaluated + %u new > context size %u", pos0, n, state.ctx());
+    for (uint32_t t = 0; t < n; t++)
+        if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= cfg_.n_vocab)
+            fail("token id %d is outside the vocabulary (size %u)", tokens[t], cfg_.n_vocab);
+    ensure_scratch(n);
+    Scratch &s = *scratch_;
+    const ModelConfig &c = cfg_;
+
+    be_.embed(tok_embd_, tokens, n, c.n_hc, s.x_hc);
+    for (uint32_t l = 0; l < c.n_layer; l++) {
+        attention_layer(l, state, n, pos0);
+        ffn_layer(l, tokens, n);
+    }
+    state.set_n_past(pos0 + n);
+    be_.copy(state.last_hc(), s.x_hc + static_cast<size_t>(n - 1) * c.hc_dim(), c.hc_dim());
+
+    if (mode == Logits::None) return;
+    const uint32_t first = mode == Logits::All ? 0 : n - 1;
+    const uint32_t rows = n - first;
+    const float *hc = s.x_hc + static_cast<size_t>(first) * c.hc_dim();
+    be_.hc_head(out_hc_fn_, out_hc_scale_, out_hc_base_, hc, rows, c.n_hc, c.n_embd, c.rms_eps, c.hc_eps, s.z);
+    be_.rms_norm(s.z, s.z, &out_norm_, rows, c.n_embd, c.rms_eps);
+    be_.matmul(s.logits, output_, s.z, rows);
+    logits->resize(static_cast<size_t>(rows) * c.n_vocab);
+    be_.download(logits->data(), s.logits, logits->size());
+}
+
+}  // namespace dstar::model
