@@ -172,6 +172,15 @@ uint64_t Writer::total_tensor_bytes() const {
 
 void Writer::put(const void *p, uint64_t n) {
     if (n == 0) return;
+    if (!p) {
+        // A hole: seek over it; the file is extended to pos_ by finish().
+        if (::fseeko(fp_, static_cast<off_t>(n), SEEK_CUR) != 0) {
+            failed_ = true;
+            fail("cannot seek in '%s' at byte %llu: %s", tmp_path_.c_str(), ull(pos_), std::strerror(errno));
+        }
+        pos_ += n;
+        return;
+    }
     if (std::fwrite(p, 1, n, fp_) != n) {
         failed_ = true;
         fail("cannot write '%s' at byte %llu: %s", tmp_path_.c_str(), ull(pos_), std::strerror(errno));
@@ -233,6 +242,8 @@ void Writer::begin_data() {
     data_start_ = pos_;
 }
 
+void Writer::skip_data(uint64_t size) { write_data(nullptr, size); }
+
 void Writer::write_data(const void *bytes, uint64_t size) {
     if (!data_started_) fail("'%s': write_data before begin_data", path_.c_str());
     if (finished_ || !fp_) fail("'%s': write_data after finish", path_.c_str());
@@ -248,7 +259,7 @@ void Writer::write_data(const void *bytes, uint64_t size) {
         const uint64_t room = t.n_bytes - cur_written_;
         const uint64_t k = size < room ? size : room;
         put(p, k);
-        p += k;
+        if (p) p += k;
         size -= k;
         cur_written_ += k;
         if (cur_written_ == t.n_bytes) {
@@ -274,6 +285,9 @@ void Writer::finish() {
     // destructor in that case.
     failed_ = true;  // until the rename succeeds
     if (std::fflush(fp_) != 0) fail("cannot write '%s': %s", tmp_path_.c_str(), std::strerror(errno));
+    // Trailing holes (skip_data) do not extend the file by themselves.
+    if (::ftruncate(::fileno(fp_), static_cast<off_t>(pos_)) != 0)
+        fail("cannot size '%s' to %llu bytes: %s", tmp_path_.c_str(), ull(pos_), std::strerror(errno));
     if (::fsync(::fileno(fp_)) != 0) fail("cannot sync '%s': %s", tmp_path_.c_str(), std::strerror(errno));
     FILE *fp = fp_;
     fp_ = nullptr;

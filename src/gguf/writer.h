@@ -37,11 +37,15 @@ public:
     // Appends bytes of the current tensor (tensors are filled in declaration order, each
     // exactly n_bytes long, possibly over several calls).
     void write_data(const void *bytes, uint64_t size);
+    // Like write_data, but leaves the bytes as a file hole (reads as zeros, takes no disk
+    // space): layout-only files such as `dstar-gguf synth --sparse`.
+    void skip_data(uint64_t size);
     // Pads, flushes, fsyncs and renames.  Throws Error if a tensor is short.  Calls
     // begin_data() first if it was not called (a file with metadata only).
     void finish();
 
     uint64_t total_tensor_bytes() const;  // sum of declared tensor sizes
+    uint64_t file_size() const { return pos_; }  // bytes written (or skipped) so far
     const std::vector<std::pair<std::string, uint64_t>> &tensor_sizes() const { return sizes_; }
 
 private:

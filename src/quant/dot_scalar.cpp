@@ -19,8 +19,6 @@ int32_t dot_i8(const int8_t *a, const int8_t *b, uint64_t n) {
     return sum;
 }
 
-}  // namespace
-
 float dot_q8_0_scalar(const BlockQ8_0 *row, const int8_t *xq, const float *xscale, uint64_t n) {
     float acc = 0.0f;
     const uint64_t blocks = (n + kQK8_0 - 1) / kQK8_0;
@@ -34,8 +32,6 @@ float dot_q8_0_scalar(const BlockQ8_0 *row, const int8_t *xq, const float *xscal
     }
     return acc;
 }
-
-namespace {
 
 float dot_q2_k_scalar(const BlockQ2_K *row, const BlockQ8_K *y, uint64_t nb) {
     float sumf = 0.0f;
@@ -132,15 +128,11 @@ float dot_iq2_xxs_scalar(const BlockIQ2_XXS *row, const BlockQ8_K *y, uint64_t n
     return 0.125f * sumf;
 }
 
-}  // namespace
-
 float dot_f16_scalar(const uint16_t *row, const float *x, uint64_t n) {
     float acc = 0.0f;
     for (uint64_t i = 0; i < n; i++) acc += f16_to_f32(row[i]) * x[i];
     return acc;
 }
-
-namespace {
 
 void dot_f16_rows_scalar(const uint16_t *rows, uint64_t stride, uint64_t n_rows, const float *x,
                          uint64_t n, float *out) {

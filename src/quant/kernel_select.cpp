@@ -1,4 +1,6 @@
 // Picks the kernel set once from the CPU features; tests may switch it.
+#include <cpuid.h>
+
 #include <atomic>
 #include <cstring>
 
@@ -23,11 +25,18 @@ const KernelSet kAvx2Kernels = {
     avx2::quantize_q8_k_act,
 };
 
+// CPUID.1:ECX bit 29.  (Read directly: not every compiler's __builtin_cpu_supports knows
+// "f16c".  The OS-support check for YMM state is part of the "avx2" answer.)
+bool cpu_has_f16c() {
+    unsigned eax, ebx, ecx, edx;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+
 }  // namespace
 
 const KernelSet *avx2_kernels() {
     __builtin_cpu_init();
-    const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    const bool ok = __builtin_cpu_supports("avx2") && cpu_has_f16c();
     return ok ? &kAvx2Kernels : nullptr;
 }
 

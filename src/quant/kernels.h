@@ -33,10 +33,8 @@ const KernelSet *avx2_kernels();
 // The set the public functions use.
 const KernelSet &active_kernels();
 
-// Scalar building blocks shared by the sets (the AVX2 set falls back to them for
-// tails and for inputs its fast path cannot reproduce exactly).
-float dot_q8_0_scalar(const BlockQ8_0 *row, const int8_t *xq, const float *xscale, uint64_t n);
-float dot_f16_scalar(const uint16_t *row, const float *x, uint64_t n);
+// Scalar activation quantizers (act_quant.cpp); the AVX2 set falls back to the block
+// versions for tails and for inputs its fast path cannot reproduce exactly.
 void quantize_q8_0_act_scalar(const float *x, int8_t *q, float *scale, uint64_t n);
 void quantize_q8_k_act_scalar(const float *x, BlockQ8_K *y, uint64_t nb);
 // One block: `count` (1..32) values -> 32 codes (zero-padded) and the scale.

@@ -498,11 +498,7 @@ TEST(DotIsa, SelectionApi) {
     EXPECT_TRUE(set_kernel_isa_for_testing("scalar"));
     EXPECT_STREQ(kernel_isa(), "scalar");
     EXPECT_TRUE(set_kernel_isa_for_testing("auto"));
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
-        EXPECT_STREQ(kernel_isa(), "avx2");
-    } else {
-        EXPECT_STREQ(kernel_isa(), "scalar");
-    }
+    EXPECT_STREQ(kernel_isa(), testing::avx2_available() ? "avx2" : "scalar");
 }
 
 }  // namespace
