@@ -84,7 +84,8 @@ set +e
   -max_total_time="$DURATION" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
   -use_value_profile=1 -print_final_stats=1 -dict="$WORK/gguf.dict" \
   -artifact_prefix="$WORK/artifacts/" \
-  "$WORK/corpus" "$WORK/seeds" 2>&1 | tee "$WORK/last-run.log" | grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)'
+  "$WORK/corpus" "$WORK/seeds" 2>&1 | tee "$WORK/last-run.log" \
+  | grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^"|^###### '
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then

@@ -21,8 +21,18 @@ void Session::reset() {
     logits_.clear();
 }
 
+void Session::check_room(const int32_t *tokens, uint32_t n) const {
+    if (static_cast<uint64_t>(pos()) + n > ctx())
+        fail("context is full: %u tokens + %u new > context size %u", pos(), n, ctx());
+    const uint32_t vocab = engine_.config().n_vocab;
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= vocab)
+            fail("token id %d is outside the vocabulary (size %u)", tokens[i], vocab);
+}
+
 void Session::append(const int32_t *tokens, uint32_t n) {
     if (n == 0) return;
+    check_room(tokens, n);  // bad input leaves the session as it was
     try {
         for (uint32_t done = 0; done < n;) {
             const uint32_t m = std::min(chunk_, n - done);
@@ -42,6 +52,7 @@ void Session::append(const int32_t *tokens, uint32_t n) {
 std::vector<float> Session::append_all_logits(const int32_t *tokens, uint32_t n) {
     std::vector<float> all;
     if (n == 0) return all;
+    check_room(tokens, n);
     const uint32_t vocab = engine_.config().n_vocab;
     try {
         for (uint32_t done = 0; done < n;) {
@@ -64,6 +75,7 @@ void Session::sync(const std::vector<int32_t> &prompt, const Progress &progress)
     const bool extends = tokens_.size() <= prompt.size() && std::equal(tokens_.begin(), tokens_.end(), prompt.begin());
     if (!extends || (tokens_.size() == prompt.size() && logits_.empty())) reset();
     if (prompt.size() > ctx()) fail("prompt has %zu tokens but the context is %u", prompt.size(), ctx());
+    check_room(prompt.data() + tokens_.size(), static_cast<uint32_t>(prompt.size() - tokens_.size()));
     const uint32_t total = static_cast<uint32_t>(prompt.size());
     for (uint32_t done = static_cast<uint32_t>(tokens_.size()); done < total;) {
         const uint32_t m = std::min(chunk_, total - done);

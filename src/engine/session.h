@@ -26,10 +26,11 @@ public:
     using Progress = std::function<void(uint32_t done, uint32_t total)>;
     // Makes the session hold exactly `prompt`: when the current tokens are a prefix of it
     // only the suffix is evaluated, otherwise the state restarts from empty.  Prefill runs
-    // in chunks of prefill_chunk tokens.  Throws Error (context overflow, bad token); the
-    // session is then empty.
+    // in chunks of prefill_chunk tokens.  Throws Error (context overflow, bad token).
     void sync(const std::vector<int32_t> &prompt, const Progress &progress = nullptr);
-    // Appends tokens and evaluates them (decode: one token).
+    // Appends tokens and evaluates them (decode: one token).  A full context or an invalid
+    // token id throws Error and leaves the session unchanged; a failure during evaluation
+    // resets it (never a half-updated state).
     void append(const int32_t *tokens, uint32_t n);
     void append(int32_t token) { append(&token, 1); }
     // Appends tokens and returns the logits after every one of them (n rows of n_vocab):
@@ -44,6 +45,8 @@ public:
     void load(const std::vector<uint8_t> &bytes);
 
 private:
+    void check_room(const int32_t *tokens, uint32_t n) const;
+
     Engine &engine_;
     model::KvState state_;
     std::vector<int32_t> tokens_;

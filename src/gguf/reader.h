@@ -51,7 +51,11 @@ struct Parsed {
 // lengths past the end, unknown value types, nesting depth, duplicate keys, n_dims in
 // 1..8, zero or overflowing dimensions, unknown tensor types, rows that are not whole
 // quant blocks, misaligned offsets, tensor data outside the image, overlapping tensors,
-// duplicate tensor names, and a `general.alignment` that is not a power of two.
+// duplicate tensor names, and a `general.alignment` that is not a u32 nonzero power of two.
+// Also rejected: bool values other than 0 and 1 (ds4 reads any nonzero byte as true; the
+// spec defines only 0/1, so another byte means corruption), arrays nested deeper than 8,
+// more than 2^20 keys or tensors, and more than 2^24 array items in all (a decoded Value is
+// ~100 bytes, so these caps bound memory whatever the file claims).
 Parsed parse(const uint8_t *data, uint64_t size, const std::string &what);
 
 class Reader {

@@ -55,6 +55,7 @@ public:
 
     // Remembers that `piece` encodes to ids[0..n).
     void insert(std::string_view piece, uint64_t h, const int32_t *ids, size_t n) {
+        if (ids_.size() + n > UINT32_MAX) return;  // offsets are 32-bit; stop caching
         if ((count_ + 1) * 2 > slots_.size()) grow();
         place(Slot{piece.data(), h, static_cast<uint32_t>(piece.size()), static_cast<uint32_t>(ids_.size()),
                    static_cast<uint32_t>(n)});

@@ -6,6 +6,7 @@
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/special_tokens.h"
 
+#include <algorithm>
 #include <memory>
 
 namespace dstar::tok {
@@ -25,6 +26,15 @@ bool is_literal_special(std::string_view s) { return s.find("\xEF\xBD\x9C") != s
 
 // Below this many bytes the per-call piece cache costs more than it saves.
 constexpr size_t kCacheMinText = 2048;
+// Longer pieces are rarely repeated; not caching them bounds the cache's memory.
+constexpr size_t kCacheMaxPiece = 1024;
+
+// Room for about one token per 3 bytes, growing geometrically so that many small
+// appends to the same vector stay linear.
+void reserve_for(std::vector<int32_t> &out, size_t text_len) {
+    const size_t need = out.size() + text_len / 3;
+    if (need > out.capacity()) out.reserve(std::max(need, out.capacity() * 2));
+}
 
 }  // namespace
 
@@ -66,7 +76,7 @@ void Tokenizer::encode_span(std::string_view span, std::vector<int32_t> &out, En
         const size_t end = next_piece_end(span, pos);
         const std::string_view piece = span.substr(pos, end - pos);
         pos = end;
-        if (!st.cache || piece.size() == 1) {
+        if (!st.cache || piece.size() == 1 || piece.size() > kCacheMaxPiece) {
             bpe_.encode_piece(piece, out, st.scratch);
             continue;
         }
@@ -80,7 +90,7 @@ void Tokenizer::encode_span(std::string_view span, std::vector<int32_t> &out, En
 
 void Tokenizer::encode_text(std::string_view text, std::vector<int32_t> &out) const {
     EncodeState st(text.size());
-    out.reserve(out.size() + text.size() / 3);
+    reserve_for(out, text.size());
     encode_span(text, out, st);
 }
 
@@ -92,7 +102,7 @@ std::vector<int32_t> Tokenizer::encode_text(std::string_view text) const {
 
 void Tokenizer::encode_rendered(std::string_view text, std::vector<int32_t> &out) const {
     EncodeState st(text.size());
-    out.reserve(out.size() + text.size() / 3);
+    reserve_for(out, text.size());
     size_t span_start = 0;
     size_t p = 0;
     while (p < text.size()) {

@@ -124,6 +124,24 @@ TEST(GgufCorrupt, AbsurdKvCount) {
     EXPECT_CONTAINS(parse_error(g.build()), "absurd metadata key count 18446744073709551615");
 }
 
+// Counts that the bytes could hold but no real file has: capped, so a big hostile file
+// cannot make the reader build millions of records before failing.
+TEST(GgufCorrupt, KeyCountOverHardLimit) {
+    RawGguf g;
+    g.kv_count = (uint64_t{1} << 20) + 1;
+    const std::string image = g.build() + std::string(14 << 20, '\0');
+    EXPECT_CONTAINS(parse_error(image), "absurd metadata key count 1048577");
+    EXPECT_CONTAINS(parse_error(image), "(limit 1048576)");
+}
+
+TEST(GgufCorrupt, TensorCountOverHardLimit) {
+    RawGguf g;
+    g.tensor_count = (uint64_t{1} << 20) + 1;
+    const std::string image = g.build() + std::string(34 << 20, '\0');
+    EXPECT_CONTAINS(parse_error(image), "absurd tensor count 1048577");
+    EXPECT_CONTAINS(parse_error(image), "(limit 1048576)");
+}
+
 TEST(GgufCorrupt, MoreKeysThanStored) {
     RawGguf g = valid();
     g.kv_count = 3;  // the third "key" is the tensor directory

@@ -80,6 +80,7 @@ std::vector<std::pair<std::string, Value>> every_value() {
     kv.emplace_back("t.string", Value::make_string("deepseek4"));
     kv.emplace_back("t.string.empty", Value::make_string(""));
     kv.emplace_back("t.string.unicode", Value::make_string("<｜begin▁of▁sentence｜> 日本語 ✓ \xc4\xa0"));
+    kv.emplace_back("t.ключ.键", Value::make_string("non-ASCII key (the spec wants ASCII; we keep bytes)"));
     kv.emplace_back("t.string.nul", Value::make_string(std::string("a\0b", 3)));
     kv.emplace_back("t.array.u8", Value::make_array(ValueType::U8, {scalar(ValueType::U8, 1), scalar(ValueType::U8, 2)}));
     kv.emplace_back("t.array.u32", Value::make_u32_array({0, 0, 4, 16, 4, 16}));

@@ -64,5 +64,23 @@ TEST(NpmCompare, EveryCorpusStringGivesTheNpmIds) {
                 mismatches);
 }
 
+TEST(NpmCompare, DocumentedDivergencesStillDiverge) {
+    // npm_divergences.jsonl records npm's ids next to ds4's; re-encoding with npm now must
+    // give the recorded ids, and ours must be ds4's (see npm_divergences_test.cpp).
+    const std::string path = DSTAR_TOK_NPM_DIVERGENCES;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run the fixture tokenizer_npm_reference";
+    const std::vector<nlohmann::json> fresh = test::read_jsonl(path);
+    const std::vector<nlohmann::json> recorded =
+        test::read_jsonl(std::string(DSTAR_SOURCE_DIR) + "/tests/tokenizer/npm_divergences.jsonl");
+    ASSERT_EQ(fresh.size(), recorded.size() + 1);
+    const Tokenizer &tok = test::npm_v4_tokenizer();
+    for (size_t i = 0; i < recorded.size(); i++) {
+        const std::string text = recorded[i].at("text").get<std::string>();
+        ASSERT_EQ(fresh[i + 1].at("text").get<std::string>(), text);
+        EXPECT_EQ(fresh[i + 1].at("ids"), recorded[i].at("npm_ids")) << nlohmann::json(text).dump();
+        EXPECT_EQ(tok.encode_text(text), recorded[i].at("ds4_ids").get<std::vector<int32_t>>());
+    }
+}
+
 }  // namespace
 }  // namespace dstar::tok

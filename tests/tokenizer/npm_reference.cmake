@@ -17,7 +17,8 @@ foreach(pkg tokenizers tokenizer-deepseek_v3)
   endif()
 endforeach()
 
-file(REMOVE "${OUT_DIR}/npm_corpus.jsonl" "${OUT_DIR}/npm_reference.jsonl")
+file(REMOVE "${OUT_DIR}/npm_corpus.jsonl" "${OUT_DIR}/npm_reference.jsonl"
+            "${OUT_DIR}/npm_divergences_reference.jsonl")
 execute_process(
   COMMAND "${NODE}" "${SOURCE_DIR}/scripts/tokenizer/make_corpus.mjs" --out "${OUT_DIR}/npm_corpus.jsonl"
   RESULT_VARIABLE rc)
@@ -30,4 +31,13 @@ execute_process(
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "npm_reference.mjs failed (${rc}); if the npm packages are missing run scripts/setup.sh")
+endif()
+# The documented divergences too, so the test can check that their npm ids still hold.
+execute_process(
+  COMMAND "${NODE}" "${SOURCE_DIR}/scripts/tokenizer/npm_reference.mjs"
+          --corpus "${SOURCE_DIR}/tests/tokenizer/npm_divergences.jsonl"
+          --out "${OUT_DIR}/npm_divergences_reference.jsonl"
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "npm_reference.mjs failed on npm_divergences.jsonl (${rc})")
 endif()
