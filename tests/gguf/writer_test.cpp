@@ -257,6 +257,40 @@ TEST(GgufWriter, AlignmentFromKeyIsUsed) {
     EXPECT_EQ(b, 2.0f);
 }
 
+// skip_data leaves holes that read as zeros: the layout of a 90 GB file without its bytes.
+TEST(GgufWriter, SkipDataWritesHolesThatReadAsZeros) {
+    ScratchDir dir;
+    const std::string path = dir.file("sparse.gguf");
+    uint64_t expected_size = 0;
+    {
+        Writer w(path);
+        w.add_tensor("a", TensorType::F32, {3});
+        w.add_tensor("big", TensorType::Q8_0, {1024, 1024});  // 1088 KiB
+        w.add_tensor("last", TensorType::F32, {1024 * 1024});  // 4 MiB, trailing hole
+        w.begin_data();
+        const float a[3] = {1.0f, 2.0f, 3.0f};
+        w.write_data(a, sizeof a);
+        w.skip_data(1000);                                      // part of big
+        w.skip_data(w.tensor_sizes()[1].second - 1000 + 4096);  // rest of big + part of last
+        w.skip_data(w.tensor_sizes()[2].second - 4096);
+        expected_size = w.file_size();
+        w.finish();
+    }
+    Reader r(path);
+    EXPECT_EQ(r.file_size(), expected_size);
+    const TensorInfo *last = r.find_tensor("last");
+    ASSERT_NE(last, nullptr);
+    EXPECT_EQ(r.file_size(), last->file_offset + last->n_bytes);  // 4 MiB is a multiple of 32
+    float a1;
+    std::memcpy(&a1, r.tensor_data(*r.find_tensor("a")) + 4, 4);
+    EXPECT_EQ(a1, 2.0f);
+    for (const char *name : {"big", "last"}) {
+        const TensorInfo *t = r.find_tensor(name);
+        for (uint64_t j = 0; j < t->n_bytes; j += 4093) ASSERT_EQ(r.tensor_data(*t)[j], 0) << name << " " << j;
+        EXPECT_EQ(r.tensor_data(*t)[t->n_bytes - 1], 0) << name;
+    }
+}
+
 TEST(GgufWriter, DestructorRemovesPartialFile) {
     ScratchDir dir;
     const std::string path = dir.file("p.gguf");

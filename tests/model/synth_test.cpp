@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/mapped_file.h"
 #include "gguf/reader.h"
+#include "model/decode_bytes.h"
 #include "model/gguf_edit.h"
 #include "model/weights.h"
 #include "tokenizer/hf_vocab.h"
@@ -92,6 +93,22 @@ TEST(Synth, FullFlashLayoutIsRecognised) {
     EXPECT_TRUE(w.layout.ds4_types);
     EXPECT_TRUE(w.layout.flash_shape);
     EXPECT_EQ(w.config.n_vocab, 129280u);
+    // Bytes one decode step reads, model.md §6.1: indexer query weights only past 2051 tokens.
+    EXPECT_EQ(decode_weight_bytes(w, 2051), 9193024420ull);
+    EXPECT_EQ(decode_weight_bytes(w, 100000), 9556356004ull);
+    std::remove(path.c_str());
+}
+
+TEST(Synth, FullFlashQ4DecodeBytes) {
+    const std::string path = testing::temp_file("synth_flash_q4full.gguf");
+    SynthOptions o = opts(SynthPreset::Flash, "q4");
+    o.sparse = true;
+    EXPECT_EQ(write_synthetic(path, o).tensor_bytes, 164628167004ull);
+    gguf::Reader r(path);
+    const ModelWeights w = bind_model(r);
+    EXPECT_EQ(w.layout.experts, ExpertLayout::Q4);
+    EXPECT_EQ(decode_weight_bytes(w, 1000), 11019119524ull);
+    EXPECT_EQ(decode_weight_bytes(w, 1000000), 11382451108ull);
     std::remove(path.c_str());
 }
 
