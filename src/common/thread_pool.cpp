@@ -1,9 +1,21 @@
 #include "common/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unistd.h>
 
 namespace dstar {
+
+namespace {
+// How long a worker spins for the next loop before sleeping on the condition variable.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+}  // namespace
 
 int ThreadPool::default_threads() {
     const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -32,22 +44,22 @@ static void run_part(const ThreadPool::RangeFn &fn, size_t n, size_t parts, size
 void ThreadPool::worker_main(int index) {
     unsigned long long seen = 0;
     for (;;) {
-        const RangeFn *job;
-        size_t n, parts;
-        {
-            std::unique_lock<std::mutex> lock(mu_);
-            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
-            n = job_n_;
-            parts = job_parts_;
+        // Spin for a new generation, then sleep.
+        const auto deadline = std::chrono::steady_clock::now() + kSpin;
+        while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                std::unique_lock<std::mutex> lock(mu_);
+                start_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+                break;
+            }
+            cpu_relax();
         }
+        if (stop_) return;
+        seen = generation_.load(std::memory_order_acquire);
+        const RangeFn *job = job_;
+        const size_t n = job_n_, parts = job_parts_;
         if (static_cast<size_t>(index) < parts) run_part(*job, n, parts, static_cast<size_t>(index));
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (--pending_ == 0) done_cv_.notify_one();
-        }
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
@@ -64,13 +76,12 @@ void ThreadPool::parallel_for(size_t n, const RangeFn &fn, size_t min_chunk) {
         job_ = &fn;
         job_n_ = n;
         job_parts_ = parts;
-        pending_ = static_cast<int>(workers_.size());
-        generation_++;
+        pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
     }
     start_cv_.notify_all();
     run_part(fn, n, parts, 0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
     job_ = nullptr;
 }
 

@@ -1,6 +1,7 @@
 // A fixed pool of worker threads running data-parallel loops.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -12,7 +13,8 @@ namespace dstar {
 
 // parallel_for splits [0, n) into one contiguous range per thread and waits for all of
 // them.  Work is split by output rows only, never inside a reduction, so results do not
-// depend on the thread count.
+// depend on the thread count.  Decode issues hundreds of small loops per token, so workers
+// spin briefly for the next loop before sleeping, and the caller spins for completion.
 class ThreadPool {
 public:
     // n_threads <= 0 means "one per online CPU".  The calling thread is one of them.
@@ -37,13 +39,12 @@ private:
     std::vector<std::thread> workers_;
     std::mutex mu_;
     std::condition_variable start_cv_;
-    std::condition_variable done_cv_;
     const RangeFn *job_ = nullptr;
     size_t job_n_ = 0;
     size_t job_parts_ = 0;
-    unsigned long long generation_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<unsigned long long> generation_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<bool> stop_{false};
 };
 
 }  // namespace dstar

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of the command-line tools: dstar-gguf synth/info and dstar.
 # usage: cli_test.sh BIN_DIR SHARED_DIR
+# (Outputs go to files before grep -q: with pipefail, grep -q closing a pipe early would
+# make the writer fail with SIGPIPE.)
 set -uo pipefail
 BIN=$1
 SHARED=$2
@@ -22,10 +24,11 @@ check "synth tiny writes a file" '[ -s "$T/tiny.gguf" ] && grep -q "178 tensors"
 check "info recognises the q2 layout" 'grep -q "^layout:    ds4 q2 layout" "$T/info.txt"'
 check "info lists bytes per type" 'grep -q "IQ2_XXS" "$T/info.txt" && grep -q "^  total" "$T/info.txt"'
 "$GGUF" synth --preset tiny --quant q4 --out "$T/tiny4.gguf" > /dev/null 2>&1
-check "info recognises the q4 layout" '"$GGUF" info "$T/tiny4.gguf" | grep -q "ds4 q4 layout"'
+"$GGUF" info "$T/tiny4.gguf" > "$T/info4.txt" 2>&1
+check "info recognises the q4 layout" 'grep -q "ds4 q4 layout" "$T/info4.txt"'
 "$GGUF" synth --preset tiny --mtp --out "$T/mtp.gguf" > /dev/null 2>&1
-check "info checks an MTP file against its main model" \
-  '"$GGUF" info "$T/mtp.gguf" --model "$T/tiny.gguf" | grep -q "ds4 MTP companion file"'
+"$GGUF" info "$T/mtp.gguf" --model "$T/tiny.gguf" > "$T/infomtp.txt" 2>&1
+check "info checks an MTP file against its main model" 'grep -q "ds4 MTP companion file" "$T/infomtp.txt"'
 head -c 1000 "$T/tiny.gguf" > "$T/cut.gguf"
 "$GGUF" info "$T/cut.gguf" > "$T/cut.txt" 2>&1; rc=$?
 check "info on a truncated file fails with a message" '[ $rc -ne 0 ] && grep -qi "cut.gguf" "$T/cut.txt"'

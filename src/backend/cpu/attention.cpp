@@ -182,6 +182,7 @@ void attention(ThreadPool &pool, LayerState &st, const AttentionWeights &w, cons
         const uint32_t raw_first = pos + 1 - n_raw;
         const float *q = b.q + static_cast<uint64_t>(t) * n_head * hd;
         float *out = b.heads + static_cast<uint64_t>(t) * n_head * hd;
+        const size_t min_heads = std::max<size_t>(1, 32768 / (static_cast<size_t>(n_raw + n_comp) * hd));
         pool.parallel_for(n_head, [&](size_t h0, size_t h1) {
             std::vector<float> score(n_raw + n_comp);
             for (size_t h = h0; h < h1; h++) {
@@ -216,7 +217,7 @@ void attention(ThreadPool &pool, LayerState &st, const AttentionWeights &w, cons
                 const float inv = 1.0f / denom;
                 for (uint32_t i = 0; i < hd; i++) oh[i] *= inv;
             }
-        }, 1);
+        }, min_heads);
     }
 }
 

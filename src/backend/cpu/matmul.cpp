@@ -1,5 +1,6 @@
 #include "backend/cpu/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/error.h"
@@ -86,19 +87,22 @@ void matmul_rows(ThreadPool &pool, const Weight &w, uint64_t row0, uint64_t n_ro
     if (n == 0 || n_rows == 0) return;
     PreparedActivations a;
     prepare(pool, w, x, x_stride, n, &a);
+    // Split into per-thread ranges of at least ~64 KB of weight work: waking threads for less
+    // costs more than it saves (tiny models, small projections).
+    const size_t min_rows = std::max<size_t>(1, (size_t{1} << 16) / std::max<uint64_t>(1, w.row_bytes * n));
     if (w.type == TensorType::F16 && n == 1) {
         // Interleave rows for instruction-level parallelism (same bits as dot_f16 per row).
         pool.parallel_for(n_rows, [&](size_t b, size_t e) {
             quant::dot_f16_rows(reinterpret_cast<const uint16_t *>(row_ptr(w, row0 + b)), w.ne0, e - b, x, w.ne0,
                                 out + b);
-        }, 16);
+        }, min_rows);
         return;
     }
     // Rows outer, tokens inner: each weight row is read once per call.
     pool.parallel_for(n_rows, [&](size_t b, size_t e) {
         for (size_t r = b; r < e; r++)
             for (uint32_t t = 0; t < n; t++) out[t * out_stride + r] = dot_row(w, row0 + r, a, x, x_stride, t);
-    }, 4);
+    }, min_rows);
 }
 
 void matmul(ThreadPool &pool, const Weight &w, const float *x, uint32_t n, float *out) {
