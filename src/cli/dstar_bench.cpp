@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
         std::printf("prefill:  %u tokens in %.3f s = %.2f tokens/s (chunk %u)\n", n_prompt, t1 - t0, prefill, chunk);
         std::printf("decode:   %u tokens in %.3f s = %.2f tokens/s (%.2f ms/token)\n", n_gen, t3 - t2, decode,
                     n_gen ? 1000.0 * (t3 - t2) / n_gen : 0.0);
-        std::printf("weights read per decoded token: %.3f GB -> %.2f GB/s effective\n", bytes / 1e9,
+        std::printf("weights read per decoded token: %.2f MB -> %.2f GB/s effective\n", bytes / 1e6,
                     decode * static_cast<double>(bytes) / 1e9);
     } catch (const Error &err) {
         std::fprintf(stderr, "dstar-bench: %s\n", err.what());

@@ -59,6 +59,14 @@ for v in q2 q4; do
   done
 done
 
+# --- dstar: Ctrl-C stops a generation cleanly -----------------------------------------------
+"$DSTAR" -m "$T/tiny.gguf" -p "Hello" -n 100000 --ctx 65536 --temp 0 > "$T/int.txt" 2> "$T/int.err" &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid; rc=$?
+check "SIGINT stops generation and exits 0 with a summary" '[ $rc -eq 0 ] && grep -q "generation [0-9]* tokens" "$T/int.err" && [ -s "$T/int.txt" ]'
+
 # --- dstar: raw token ids and logits ------------------------------------------------------
 "$DSTAR" -m "$T/tiny.gguf" --prompt-ids 0,17,300,5 --dump-logits "$T/l.f32" -n 4 > "$T/ids.txt" 2>/dev/null
 check "--dump-logits writes positions x vocab floats" '[ "$(stat -c %s "$T/l.f32")" -eq $((4 * 4096 * 4)) ]'
