@@ -51,6 +51,12 @@ struct Numerics {
     // Quantization-aware-training simulations that are part of the model: FP8 (E4M3) round
     // trip of KV rows, Hadamard + FP4 (E2M1) indexer rows and queries, f16 storage of rows.
     bool qat = true;
+    // How the indexer's top-k breaks exact score ties (docs/NUMERICS.md).  Lowest: the
+    // lower row index wins (ds4; causal, so prefill and decode agree).  Torch: reproduce
+    // PyTorch's CPU torch.topk as transformers calls it on a whole batch, whose choice
+    // among equal scores depends on the batch's future (masked) rows too; for exact
+    // comparisons with transformers only.
+    enum class IndexerTies { Lowest, Torch } indexer_ties = IndexerTies::Lowest;
 };
 
 // Inputs of the cache-dependent part of one attention sublayer for a batch of n tokens at

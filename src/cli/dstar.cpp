@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
         eo.backend = o.backend;
         eo.threads = o.threads;
         eo.qat = !o.no_qat;
+        if (o.torch_ties) eo.indexer_ties = backend::Numerics::IndexerTies::Torch;
         engine::Engine e(eo);
         std::fprintf(stderr, "dstar: %s\n", e.describe().c_str());
         if (o.think == chat::ThinkMode::Max && cli::effective_mode(o) != chat::ThinkMode::Max)

@@ -3,6 +3,8 @@
 //   dstar-gguf info FILE [--model MAIN.gguf] [--all]
 //   dstar-gguf synth --out FILE [--preset tiny|flash] [--layers N] [--quant q2|q4] [--seed S]
 //                    [--tokenizer tokenizer.json] [--mtp] [--sparse]
+//   dstar-gguf convert CHECKPOINT_DIR --out FILE --quant f32|f16|q8|q4|q2 [--imatrix FILE]
+//                    [--tokenizer tokenizer.json] [--name NAME] [-t N]
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "convert/converter.h"
 #include "gguf/reader.h"
 #include "model/synth.h"
 #include "model/weights.h"
@@ -39,7 +42,18 @@ void usage(FILE *f) {
         "                           (default: node_modules/, installed by scripts/setup.sh)\n"
         "      --mtp                write the MTP companion file for that shape instead\n"
         "      --sparse             leave tensor data as holes (zeros): a layout-only file that\n"
-        "                           needs no disk space, for checking the full-size layout\n",
+        "                           needs no disk space, for checking the full-size layout\n"
+        "  dstar-gguf convert CHECKPOINT_DIR --out FILE [options]\n"
+        "      Converts a Hugging Face DeepSeek V4 checkpoint (config.json, *.safetensors in F32,\n"
+        "      BF16, F16 or the official FP8/FP4 encodings; official or transformers tensor names)\n"
+        "      into a GGUF in the ds4 layout, streaming one tensor at a time.\n"
+        "      --quant f32|f16|q8|q4|q2  f32/f16: every tensor at that precision; q8: routed experts\n"
+        "                           Q8_0; q4: Q4_K experts; q2: IQ2_XXS gate/up + Q2_K down (ds4's\n"
+        "                           recipes; the other tensors as in the published files). Default q2\n"
+        "      --imatrix FILE       importance matrix weighting the quantizers' error\n"
+        "      --tokenizer PATH     tokenizer.json (default: the checkpoint's)\n"
+        "      --name NAME          general.name of the output\n"
+        "      -t N                 quantization threads (default: all cores)\n",
         f);
 }
 
@@ -164,6 +178,40 @@ int cmd_synth(int argc, char **argv) {
     return 0;
 }
 
+int cmd_convert(int argc, char **argv) {
+    convert::ConvertOptions opt;
+    for (int i = 0; i < argc; i++) {
+        const std::string a = argv[i];
+        auto need = [&]() -> std::string {
+            if (i + 1 >= argc) fail("convert: missing value for %s", a.c_str());
+            return argv[++i];
+        };
+        if (a == "--out" || a == "-o") opt.out = need();
+        else if (a == "--quant") opt.quant = need();
+        else if (a == "--imatrix") opt.imatrix = need();
+        else if (a == "--tokenizer") opt.tokenizer_json = need();
+        else if (a == "--name") opt.name = need();
+        else if (a == "-t" || a == "--threads") opt.threads = std::atoi(need().c_str());
+        else if (!a.empty() && a[0] == '-') fail("convert: unknown option '%s'", a.c_str());
+        else if (opt.checkpoint_dir.empty()) opt.checkpoint_dir = a;
+        else fail("convert: more than one checkpoint folder given");
+    }
+    if (opt.checkpoint_dir.empty()) fail("convert: missing CHECKPOINT_DIR");
+    if (opt.out.empty()) fail("convert: --out FILE is required");
+    const bool tty = isatty(fileno(stderr));
+    const convert::ConvertResult res =
+        convert::convert_checkpoint(opt, [&](const std::string &name, uint64_t done, uint64_t total) {
+            if (tty)
+                std::fprintf(stderr, "\rdstar-gguf: %3d%% %-48s", total ? static_cast<int>(100 * done / total) : 100,
+                             name.c_str());
+        });
+    if (tty) std::fputc('\n', stderr);
+    for (const std::string &n : res.notes) std::fprintf(stderr, "dstar-gguf: note: %s\n", n.c_str());
+    std::printf("wrote %s: %" PRIu64 " tensors, %" PRIu64 " tensor bytes (%s), quant %s\n", opt.out.c_str(),
+                res.n_tensors, res.tensor_bytes, human_bytes(res.tensor_bytes).c_str(), opt.quant.c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -174,6 +222,7 @@ int main(int argc, char **argv) {
     try {
         if (!std::strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
         if (!std::strcmp(argv[1], "synth")) return cmd_synth(argc - 2, argv + 2);
+        if (!std::strcmp(argv[1], "convert")) return cmd_convert(argc - 2, argv + 2);
         std::fprintf(stderr, "dstar-gguf: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return 2;

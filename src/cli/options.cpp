@@ -47,6 +47,9 @@ void print_usage(std::FILE *f) {
         "  --dump-logits FILE      ... and write the logits after every position as\n"
         "                          little-endian float32 [positions][vocab]\n"
         "  --no-qat                skip the model's FP8/FP4 simulations (exact-float checks)\n"
+        "  --indexer-ties lowest|torch  how the indexer's top-k breaks exact ties: lowest index\n"
+        "                          (default, causal) or as PyTorch's CPU topk on a whole batch\n"
+        "                          (only for exact comparisons with transformers)\n"
         "  --inspect               print the model summary and exit\n"
         "  -h, --help              this help\n"
         "\n"
@@ -150,6 +153,11 @@ Options parse_options(int argc, char **argv) {
             o.have_prompt_ids = true;
         } else if (is("--dump-logits")) o.dump_logits = need();
         else if (is("--no-qat")) o.no_qat = true;
+        else if (is("--indexer-ties")) {
+            const std::string v = need();
+            if (v != "lowest" && v != "torch") bad("--indexer-ties must be lowest or torch, not '%s'", v.c_str());
+            o.torch_ties = v == "torch";
+        }
         else if (is("--inspect")) o.inspect = true;
         else {
             std::fprintf(stderr, "dstar: unknown option: %s\n", a);

@@ -31,6 +31,7 @@ struct Options {
     std::string dump_logits;          // FILE
     bool inspect = false;
     bool no_qat = false;
+    bool torch_ties = false;          // --indexer-ties torch
 };
 
 // Parses argv; prints usage and exits on -h, exits with status 2 on a bad option.

@@ -41,6 +41,7 @@ Engine::Engine(const EngineOptions &opt) : opt_(opt) {
     }
     backend::Numerics num;
     num.qat = opt.qat;
+    num.indexer_ties = opt.indexer_ties;
     forward_ = std::make_unique<model::Forward>(weights_, *backend_, num);
 }
 

@@ -18,6 +18,7 @@ struct EngineOptions {
     std::string backend = "cpu";  // "cpu" (the reference); "cuda" where built
     int threads = 0;              // CPU threads; <= 0: all cores
     bool qat = true;              // the model's FP8/FP4 simulations (see backend::Numerics)
+    backend::Numerics::IndexerTies indexer_ties = backend::Numerics::IndexerTies::Lowest;
 };
 
 class Engine {

@@ -176,7 +176,8 @@ void ModelConfig::validate() const {
     }
     if (any_indexer) {
         check(idx_head >= 1 && idx_head <= limits::kMaxHeads, "attention.indexer.head_count out of range");
-        check(idx_head_dim > n_rot && idx_head_dim % 2 == 0, "indexer key_length must be even and exceed rope.dimension_count");
+        check(idx_head_dim >= n_rot && idx_head_dim % 2 == 0,
+              "indexer key_length must be even and at least rope.dimension_count");
         check(idx_top_k >= 1, "attention.indexer.top_k must be >= 1");
     }
     check(rope_base > 0 && compress_rope_base > 0 && rope_scale > 0, "rope bases and scale must be positive");

@@ -91,6 +91,40 @@ std::string tensor_name(LayerTensor t, uint32_t layer) { return "blk." + std::to
 std::string mtp_block_tensor_name(LayerTensor t) { return std::string("mtp.0.") + spec(t).name; }
 std::string tensor_name(MtpTensor t) { return std::string("mtp.0.") + spec(t).name; }
 
+namespace {
+
+// Names transformers 5 uses where they differ from the official checkpoint's (after the
+// "model." prefix it adds to everything but the LM head).
+const std::pair<const char *, const char *> kTransformersAliases[] = {
+    {"embed.weight", "embed_tokens.weight"},
+    {"hc_head_base", "hc_head.hc_base"},
+    {"hc_head_fn", "hc_head.hc_fn"},
+    {"hc_head_scale", "hc_head.hc_scale"},
+    {"attn.kv_norm.weight", "attn.norm.weight"},
+};
+
+std::string transformers_suffix(const std::string &official) {
+    for (const auto &[from, to] : kTransformersAliases)
+        if (official == from) return to;
+    return official;
+}
+
+}  // namespace
+
+std::vector<std::string> hf_names(GlobalTensor t) {
+    const std::string official = spec(t).hf_name;
+    if (t == GlobalTensor::Output) return {official};  // "head.weight" in both
+    return {official, "model." + transformers_suffix(official)};
+}
+
+std::vector<std::string> hf_names(LayerTensor t, uint32_t layer, uint32_t expert) {
+    std::string suffix = spec(t).hf_name;
+    const size_t e = suffix.find("{E}");
+    if (e != std::string::npos) suffix.replace(e, 3, std::to_string(expert));
+    const std::string prefix = "layers." + std::to_string(layer) + ".";
+    return {prefix + suffix, "model." + prefix + transformers_suffix(suffix)};
+}
+
 std::vector<TensorType> ds4_types(LayerTensor t, bool mtp) {
     // The MTP file may store its plain HC / router matrices as F16 or F32 (model.md §2.7).
     if (mtp && (t == LayerTensor::HcAttnFn || t == LayerTensor::HcFfnFn || t == LayerTensor::FfnGateInp))

@@ -78,6 +78,13 @@ std::string tensor_name(LayerTensor t, uint32_t layer);   // "blk.<layer>.<suffi
 std::string mtp_block_tensor_name(LayerTensor t);         // "mtp.0.<suffix>"
 std::string tensor_name(MtpTensor t);                     // "mtp.0.<suffix>"
 
+// Hugging Face checkpoint names a tensor may have, in the order to try: the official DeepSeek
+// name ("embed.weight", "layers.3.attn.kv_norm.weight", "layers.3.ffn.experts.7.w1.weight"),
+// then the names transformers 5 saves ("model.embed_tokens.weight",
+// "model.layers.3.attn.norm.weight", ...).  `expert` selects the routed expert.
+std::vector<std::string> hf_names(GlobalTensor t);
+std::vector<std::string> hf_names(LayerTensor t, uint32_t layer, uint32_t expert = 0);
+
 // Types the published ds4 files use for this tensor in this context (MTP plain matrices
 // may be F16 or F32).
 std::vector<gguf::TensorType> ds4_types(LayerTensor t, bool mtp);

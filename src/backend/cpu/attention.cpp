@@ -101,9 +101,11 @@ bool compressor_step(float *state_kv, float *state_score, const float *kv, const
 
 namespace {
 
-// Top-k compressed rows by indexer score (ties: lower index first), as a mask.
-void indexer_select(const float *idx_rows, uint32_t n_comp, uint32_t idx_head_dim, const float *q, const float *w,
-                    uint32_t n_idx_head, uint32_t top_k, ThreadPool &pool, std::vector<uint8_t> *allowed) {
+// Top-k compressed rows by indexer score, as a mask.  `n_total` (>= n_comp) is the number
+// of rows at the end of the batch; rows past n_comp are this token's future.
+void indexer_select(const float *idx_rows, uint32_t n_comp, uint32_t n_total, uint32_t idx_head_dim, const float *q,
+                    const float *w, uint32_t n_idx_head, uint32_t top_k, Numerics::IndexerTies ties,
+                    ThreadPool &pool, std::vector<uint8_t> *allowed) {
     std::vector<float> scores(n_comp);
     pool.parallel_for(n_comp, [&](size_t b, size_t e) {
         for (size_t c = b; c < e; c++) {
@@ -117,13 +119,31 @@ void indexer_select(const float *idx_rows, uint32_t n_comp, uint32_t idx_head_di
             scores[c] = s;
         }
     }, 64);
-    std::vector<uint32_t> order(n_comp);
-    std::iota(order.begin(), order.end(), 0u);
-    std::nth_element(order.begin(), order.begin() + top_k, order.end(), [&](uint32_t a, uint32_t b) {
-        return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-    });
     allowed->assign(n_comp, 0);
-    for (uint32_t i = 0; i < top_k; i++) (*allowed)[order[i]] = 1;
+    if (ties == Numerics::IndexerTies::Lowest) {
+        // Equal scores: the lower index first (ds4's repeated arg-max with strict >).
+        std::vector<uint32_t> order(n_comp);
+        std::iota(order.begin(), order.end(), 0u);
+        std::nth_element(order.begin(), order.begin() + top_k, order.end(), [&](uint32_t a, uint32_t b) {
+            return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+        });
+        for (uint32_t i = 0; i < top_k; i++) (*allowed)[order[i]] = 1;
+        return;
+    }
+    // PyTorch's CPU top-k (aten TopKImpl.h): (value, index) pairs in index order, future
+    // rows at -inf, compared by value only; std::partial_sort when k * 64 <= n, else
+    // std::nth_element at k - 1.  The same libstdc++ algorithms give the same ties.
+    const uint32_t n = std::max(n_total, n_comp);
+    const uint32_t k = std::min(top_k, n);
+    std::vector<std::pair<float, int64_t>> queue(n);
+    for (uint32_t c = 0; c < n; c++) queue[c] = {c < n_comp ? scores[c] : -INFINITY, c};
+    auto greater = [](const std::pair<float, int64_t> &x, const std::pair<float, int64_t> &y) {
+        return (std::isnan(x.first) && !std::isnan(y.first)) || x.first > y.first;
+    };
+    if (static_cast<uint64_t>(k) * 64 <= n) std::partial_sort(queue.begin(), queue.begin() + k, queue.end(), greater);
+    else std::nth_element(queue.begin(), queue.begin() + (k - 1), queue.end(), greater);
+    for (uint32_t i = 0; i < k; i++)
+        if (queue[i].second < n_comp) (*allowed)[static_cast<size_t>(queue[i].second)] = 1;
 }
 
 }  // namespace
@@ -172,8 +192,10 @@ void attention(ThreadPool &pool, LayerState &st, const AttentionWeights &w, cons
         if (st.indexer && n_comp > w.idx_top_k) {
             if (!b.idx_q || !b.idx_w) fail("layer %u: indexer queries missing for a context of %u rows", b.layer, n_comp);
             const uint64_t q_stride = static_cast<uint64_t>(w.idx_head) * w.idx_head_dim;
-            indexer_select(st.idx_comp, n_comp, w.idx_head_dim, b.idx_q + t * q_stride,
-                           b.idx_w + static_cast<uint64_t>(t) * w.idx_head, w.idx_head, w.idx_top_k, pool, &allowed);
+            const uint32_t n_total = (b.pos0 + b.n) / st.ratio;
+            indexer_select(st.idx_comp, n_comp, n_total, w.idx_head_dim, b.idx_q + t * q_stride,
+                           b.idx_w + static_cast<uint64_t>(t) * w.idx_head, w.idx_head, w.idx_top_k,
+                           num.indexer_ties, pool, &allowed);
             mask = allowed.data();
         }
 
