@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/fp16.h"
 #include "quant/act_quant.h"
 #include "quant/dot.h"
+#include "quant/quantize.h"
 
 namespace {
 
@@ -141,6 +143,29 @@ void BM_QuantizeQ8_K(benchmark::State &state) {
     set_kernel_isa_for_testing("auto");
 }
 
+// Weight quantizers (the converter's work, quantize.h) on one thread: 16 expert-shaped rows
+// of 4096 N(0,1) values; items/s = weights/s.  Argument 0 = GGUF type id (8 Q8_0, 10 Q2_K,
+// 12 Q4_K, 16 IQ2_XXS), 1 = with a log-normal importance vector.  They use no kernel set.
+void BM_QuantizeWeights(benchmark::State &state) {
+    const auto type = static_cast<gguf::TensorType>(state.range(0));
+    const bool weighted = state.range(1) != 0;
+    const uint64_t n = 4096, rows = 16;
+    const auto x = random_floats(rows * n, 9);
+    std::vector<float> imp(n);
+    std::mt19937_64 gen(10);
+    std::lognormal_distribution<float> dist(0.0f, 2.0f);
+    for (auto &v : imp) v = dist(gen);
+    uint64_t row_bytes = 0;
+    gguf::row_bytes(type, n, &row_bytes);
+    std::vector<uint8_t> out(rows * row_bytes);
+    for (auto _ : state) {
+        quantize_rows(type, x.data(), out.data(), rows, n, weighted ? imp.data() : nullptr);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(gguf::type_name(type) + (weighted ? " imatrix" : " uniform"));
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows * n));
+}
+
 // Rows: 4096 (a 17 MB attention-sized matrix, memory bound) and 64 (hot in L2).
 BENCHMARK(BM_DotQ8_0)->ArgsProduct({{0, 1}, {4096, 64}});
 // Expert shapes: IQ2_XXS gate/up rows of 4096, Q2_K down rows of 2048, Q4_K both.
@@ -150,6 +175,7 @@ BENCHMARK(BM_DotK<BlockQ4_K, dot_q4_k, 0, 2>)->Name("BM_DotQ4_K")->ArgsProduct({
 BENCHMARK(BM_DotF16Rows)->ArgsProduct({{0, 1}, {256, 24}});
 BENCHMARK(BM_QuantizeQ8_0)->ArgsProduct({{0, 1}});
 BENCHMARK(BM_QuantizeQ8_K)->ArgsProduct({{0, 1}});
+BENCHMARK(BM_QuantizeWeights)->ArgsProduct({{8, 10, 12, 16}, {0, 1}});
 
 }  // namespace
 

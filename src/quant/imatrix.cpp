@@ -77,8 +77,8 @@ ImportanceMatrix ImportanceMatrix::load_legacy(const std::string &path, const ui
     for (int32_t e = 0; e < n_entries; e++) {
         const int32_t len = in.i32("an entry name length");
         if (len < 1 || len > kMaxNameLen) {
-            fail("imatrix '%s': entry %d of %d: name length %d is out of range (1..%d)", path.c_str(), e, n_entries, len,
-                 kMaxNameLen);
+            fail("imatrix '%s': entry %d of %d: name length %d is out of range (1..%d)", path.c_str(), e, n_entries,
+                 len, kMaxNameLen);
         }
         const auto *name_bytes = in.take(static_cast<uint64_t>(len), "an entry name");
         const std::string name(reinterpret_cast<const char *>(name_bytes), static_cast<size_t>(len));

@@ -37,19 +37,19 @@ const float *block_weights(const float *imp, int n, float *w) {
 
 namespace {
 
-// Q8_0 codes of one block for scale d > 0; returns the weighted squared error.
-float q8_0_codes(const float *x, const float *w, float d, int8_t *q) {
-    const float id = 1.0f / d;
-    float err = 0.0f;
-    for (int i = 0; i < kQK8_0; i++) {
-        float v = x[i] * id;
-        v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-        const float r = round_even(v);
-        q[i] = static_cast<int8_t>(r);
-        const float diff = d * r - x[i];
-        err += (w ? w[i] : 1.0f) * diff * diff;
+// Q8_0 codes of one block for scale d > 0 (as floats); returns the weighted squared error.
+DSTAR_QUANT_INLINE float q8_0_codes(const float *x, const float *w, float d, float *q) {
+    const f32x4 vd = splat4(d), vid = splat4(1.0f / d), lim = splat4(127.0f);
+    f32x4 err = splat4(0.0f);
+    for (int i = 0; i < kQK8_0; i += 4) {
+        const f32x4 xi = load4(x + i);
+        const f32x4 v = max4(min4(xi * vid, lim), -lim);
+        const f32x4 r = (v + splat4(kRoundMagic)) - splat4(kRoundMagic);
+        store4(q + i, r);
+        const f32x4 diff = vd * r - xi;
+        err += load4(w + i) * diff * diff;
     }
-    return err;
+    return hsum4(err);
 }
 
 }  // namespace
@@ -58,24 +58,30 @@ float q8_0_codes(const float *x, const float *w, float d, int8_t *q) {
 // d for those codes (the f16 rounding of d and the weights move the optimum slightly) is
 // kept if it lowers the weighted error.  A block of integers k * 2^e with some |k| = 127
 // (2^e a normal f16) is reproduced exactly: d = 2^e is already optimal.
-void quantize_block_q8_0(const float *x, const float *w, BlockQ8_0 *y) {
-    float amax = 0.0f;
-    for (int i = 0; i < kQK8_0; i++) amax = std::fmax(amax, std::fabs(x[i]));
-    float d = f16_round(std::fmin(amax / 127.0f, kMaxHalf));
+DSTAR_QUANT_CLONES
+void quantize_block_q8_0(const float *x, const float *w_in, BlockQ8_0 *y) {
+    static constexpr float kOnes[kQK8_0] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const float *w = w_in ? w_in : kOnes;
+    f32x4 vmax = splat4(0.0f);
+    for (int i = 0; i < kQK8_0; i += 4) vmax = max4(vmax, max4(load4(x + i), -load4(x + i)));
+    const float amax = std::max(std::max(vmax[0], vmax[1]), std::max(vmax[2], vmax[3]));
+    float d = f16_round(std::min(amax / 127.0f, kMaxHalf));
     if (!(d > 0.0f)) {
         std::memset(y, 0, sizeof *y);
         return;
     }
-    int8_t q[kQK8_0], q2[kQK8_0];
+    float q[kQK8_0], q2[kQK8_0];
     float err = q8_0_codes(x, w, d, q);
-    float sxq = 0.0f, sqq = 0.0f;
-    for (int i = 0; i < kQK8_0; i++) {
-        const float wi = w ? w[i] : 1.0f;
-        sxq += wi * x[i] * static_cast<float>(q[i]);
-        sqq += wi * static_cast<float>(q[i]) * static_cast<float>(q[i]);
+    f32x4 sxq = splat4(0.0f), sqq = sxq;
+    for (int i = 0; i < kQK8_0; i += 4) {
+        const f32x4 wq = load4(w + i) * load4(q + i);
+        sxq += wq * load4(x + i);
+        sqq += wq * load4(q + i);
     }
-    if (sqq > 0.0f) {
-        const float d2 = f16_round(std::fmin(sxq / sqq, kMaxHalf));
+    const float xq = hsum4(sxq), qq = hsum4(sqq);
+    if (qq > 0.0f) {
+        const float d2 = f16_round(std::min(xq / qq, kMaxHalf));
         if (d2 > 0.0f && d2 != d) {
             const float err2 = q8_0_codes(x, w, d2, q2);
             if (err2 < err) {
@@ -85,7 +91,7 @@ void quantize_block_q8_0(const float *x, const float *w, BlockQ8_0 *y) {
         }
     }
     y->d = f32_to_f16(d);
-    std::memcpy(y->qs, q, sizeof q);
+    for (int i = 0; i < kQK8_0; i++) y->qs[i] = static_cast<int8_t>(q[i]);
 }
 
 }  // namespace detail
@@ -152,32 +158,36 @@ void quantize_rows(gguf::TensorType type, const float *x, void *out, uint64_t n_
             }
         }
     }
-    const uint64_t block = info->block_elems;
+    const uint64_t block = info->block_elems, n_blocks = row_len / block;
+    // The effective weights of each block are the same for every row: computed once.
+    std::vector<float> wrow(importance ? row_len : 0);
+    std::vector<const float *> wblock(n_blocks, nullptr);
+    for (uint64_t b = 0; importance && b < n_blocks; b++) {
+        wblock[b] = detail::block_weights(importance + b * block, static_cast<int>(block), wrow.data() + b * block);
+    }
     std::vector<float> scratch(type == TensorType::IQ2_XXS ? detail::kIq2xxsScratchFloats : 0);
-    float wbuf[kQK_K];
     for (uint64_t r = 0; r < n_rows; r++) {
         const float *xr = x + r * row_len;
-        for (uint64_t c = 0; c < row_len; c++) {
-            if (!std::isfinite(xr[c])) {
-                fail("quantize_rows: %s input row %llu column %llu is %g (must be finite)", info->name, ull(r),
-                     ull(c), static_cast<double>(xr[c]));
-            }
-        }
         uint8_t *orow = dst + r * row_bytes;
-        for (uint64_t b = 0; b < row_len / block; b++) {
+        for (uint64_t b = 0; b < n_blocks; b++) {
             const float *xb = xr + b * block;
-            // Magnitudes beyond kHugeInput saturate in every block format (the largest
-            // representable is below 1e8), so clamping them changes no output but keeps the
-            // quantizers' squared-error sums finite.
+            // One pass flags NaN, infinities and magnitudes beyond kHugeInput.  Those beyond it
+            // saturate in every block format (the largest representable is below 1e8), so
+            // clamping them changes no output but keeps the squared-error sums finite.
+            bool unusual = false;
+            for (uint64_t i = 0; i < block; i++) unusual |= !(std::fabs(xb[i]) <= kHugeInput);
             float clamped[kQK_K];
-            bool huge = false;
-            for (uint64_t i = 0; i < block; i++) huge |= std::fabs(xb[i]) > kHugeInput;
-            if (huge) {
-                for (uint64_t i = 0; i < block; i++) clamped[i] = std::clamp(xb[i], -kHugeInput, kHugeInput);
+            if (unusual) {
+                for (uint64_t i = 0; i < block; i++) {
+                    if (!std::isfinite(xb[i])) {
+                        fail("quantize_rows: %s input row %llu column %llu is %g (must be finite)", info->name,
+                             ull(r), ull(b * block + i), static_cast<double>(xb[i]));
+                    }
+                    clamped[i] = std::clamp(xb[i], -kHugeInput, kHugeInput);
+                }
                 xb = clamped;
             }
-            const float *w = detail::block_weights(importance ? importance + b * block : nullptr,
-                                                   static_cast<int>(block), wbuf);
+            const float *w = wblock[b];
             // Blocks are built in a local and copied out: `out` need not be aligned.
             uint8_t *ob = orow + b * info->block_bytes;
             switch (type) {

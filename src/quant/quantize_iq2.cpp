@@ -15,11 +15,12 @@
 // grid search is exhaustive and exact, parity included, and a scale costs ~3 flops/entry.
 //
 // The scales: each sub-block first gets its own best continuous scale (a sweep of candidate
-// scales relative to its largest |x|, then least-squares updates s = sum P / sum B for the
-// chosen entries).  d is then chosen among a few values around max_j s_j * 8/31 (the largest
-// sub-block using ls = 15), each sub-block taking the better of the two odd multiples
-// (2 ls + 1)/8 around its own scale; a last least-squares update of d over the whole block
-// is kept if it lowers the error.
+// scales relative to its largest |x|, then one least-squares update s = sum P / sum B for the
+// entries chosen there).  d is then chosen between max_j s_j * 8/31 (the largest sub-block
+// using ls = 15) and 4 % less, each sub-block taking the better of the two odd multiples
+// (2 ls + 1)/8 around its own scale; least-squares updates of d over the whole block are
+// kept while they lower the error.  (Wider sweeps and more d candidates were measured to
+// gain < 0.05 % relative RMS on Gaussian rows for twice the time.)
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -34,9 +35,9 @@ namespace dstar::quant::detail {
 namespace {
 
 constexpr int kEntries = 256;
-constexpr int kGroups = kQK_K / 8;   // 32 groups of 8 weights
-constexpr int kSubs = kQK_K / 32;    // 8 sub-blocks of 4 groups
-constexpr float kTop = 43.0f;        // largest grid magnitude
+constexpr int kGroups = kQK_K / 8;  // 32 groups of 8 weights
+constexpr int kSubs = kQK_K / 32;   // 8 sub-blocks of 4 groups
+constexpr float kTop = 43.0f;       // largest grid magnitude
 
 struct Iq2Tables {
     alignas(32) float mag[8][kEntries];  // mag[k][e]: magnitude of weight k in grid entry e
@@ -65,9 +66,10 @@ const Iq2Tables &tables() {
 // the AVX2 clone, see DSTAR_QUANT_CLONES).  The vectors never cross a function boundary
 // outside this file, so GCC's note that 32-byte vector arguments have an AVX-dependent ABI
 // does not apply.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
 #endif
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 typedef float f32x8 __attribute__((vector_size(32)));
 
@@ -188,8 +190,10 @@ struct Block {
 // The scale the decoder applies: (d * (0.5 + ls)) * 0.25.
 inline float sub_scale(float d, int ls) { return d * (0.5f + static_cast<float>(ls)) * 0.25f; }
 
-// Candidate factors of max|x| / 43 for a sub-block's own scale sweep.
-constexpr float kScaleSweep[] = {0.62f, 0.72f, 0.82f, 0.92f, 1.02f, 1.14f};
+// Candidate factors of max|x| / 43 for a sub-block's own scale sweep: around the largest |x|
+// on the largest magnitude, plus it on the middle (25) and smallest (8) magnitude, which
+// wins for flat sub-blocks (a constant is exactly 8 s with the all-8 entry).
+constexpr float kScaleSweep[] = {0.62f, 0.72f, 0.82f, 0.92f, 1.02f, 1.14f, 43.0f / 25.0f, 43.0f / 8.0f};
 // Candidate factors of d around max_j s_j * 8 / 31.
 constexpr float kDSweep[] = {1.0f, 0.96f};
 

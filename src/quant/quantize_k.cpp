@@ -121,7 +121,8 @@ inline bool refit_affine(const XSums &xs, const QSums &qs, AffineFit *fit) {
 // steps range / (nmax + r), a coarse sweep of r over [r_lo, r_hi] in n_coarse points, then
 // four points at thirds of the coarse spacing around the best.
 template <int N>
-DSTAR_QUANT_INLINE AffineFit fit_sub_block(const float *x, const float *w, int nmax, float r_lo, float r_hi, int n_coarse) {
+DSTAR_QUANT_INLINE AffineFit fit_sub_block(const float *x, const float *w, int nmax, float r_lo, float r_hi,
+                                           int n_coarse) {
     f32x4 vlo = load4(x), vhi = vlo, sw = splat4(0.0f), sx = sw, sxx = sw;
     for (int i = 0; i < N; i += 4) {
         const f32x4 xi = load4(x + i), wi = load4(w + i);
@@ -175,7 +176,7 @@ DSTAR_QUANT_INLINE AffineFit fit_sub_block(const float *x, const float *w, int n
     return best;
 }
 
-// The quantized state of one super-block (codes kept as floats for the vector loops).
+// The scales of one super-block and its weighted error (codes are recomputed from them).
 template <int kNsub>
 struct KState {
     float d = 0.0f, dmin = 0.0f;
@@ -198,8 +199,8 @@ DSTAR_QUANT_INLINE int int_candidates(float v, float scale, int smax, int out[2]
 
 // Step 2: for the given (d, dmin), each sub-block's best (sc, m) among floor/ceil candidates.
 template <int kSub, int kNsub>
-DSTAR_QUANT_INLINE void choose_ints(const float *x, const float *w, const AffineFit *fits, int nmax, int smax, float d, float dmin,
-                 KState<kNsub> *st) {
+DSTAR_QUANT_INLINE void choose_ints(const float *x, const float *w, const AffineFit *fits, int nmax, int smax, float d,
+                                    float dmin, KState<kNsub> *st) {
     st->d = d;
     st->dmin = dmin;
     st->err = 0.0f;
@@ -236,7 +237,8 @@ DSTAR_QUANT_INLINE void state_codes(const float *x, const KState<kNsub> &st, int
 
 // Step 3's least squares: x ~ d * (sc_j q) - dmin * m_j over the block.  False if singular.
 template <int kSub, int kNsub>
-DSTAR_QUANT_INLINE bool refit_super(const float *x, const float *w, const KState<kNsub> &st, const float *q, float *d, float *dmin) {
+DSTAR_QUANT_INLINE bool refit_super(const float *x, const float *w, const KState<kNsub> &st, const float *q, float *d,
+                                    float *dmin) {
     f32x4 suu = splat4(0.0f), svv = suu, suv = suu, sux = suu, svx = suu;
     for (int j = 0; j < kNsub; j++) {
         const f32x4 v = splat4(static_cast<float>(st.mn[j])), sc = splat4(static_cast<float>(st.sc[j]));
@@ -271,7 +273,8 @@ DSTAR_QUANT_INLINE bool refit_super(const float *x, const float *w, const KState
 
 // Steps 1-3 for a super-block of kQK_K / kSub sub-blocks; the final codes go to q.
 template <int kSub, int kNmax, int kSmax>
-DSTAR_QUANT_INLINE KState<kQK_K / kSub> search_k(const float *x, const float *w_in, float r_lo, float r_hi, int n_coarse, float *q) {
+DSTAR_QUANT_INLINE KState<kQK_K / kSub> search_k(const float *x, const float *w_in, float r_lo, float r_hi,
+                                                 int n_coarse, float *q) {
     constexpr int kNsub = kQK_K / kSub;
     KState<kNsub> st;
     std::fill(q, q + kQK_K, 0.0f);

@@ -117,8 +117,8 @@ TEST(QuantizeQuality, GaussianRelativeRmsWithinDs4Figures) {
     const struct {
         TensorType t;
         double bound_pct;
-    } cases[] = {{TensorType::Q8_0, 0.545}, {TensorType::Q4_K, 7.15}, {TensorType::Q2_K, 27.0},
-                 {TensorType::IQ2_XXS, 34.0}};
+    } cases[] = {
+        {TensorType::Q8_0, 0.545}, {TensorType::Q4_K, 7.15}, {TensorType::Q2_K, 27.0}, {TensorType::IQ2_XXS, 34.0}};
     for (const auto &c : cases) {
         const auto q = quantize(c.t, x, rows, cols);
         const double err = rel_rms_pct(x, dequantize(c.t, q, rows, cols), cols);
@@ -227,7 +227,8 @@ TEST(QuantizeExact, Q4_KDecodedBlockIsFixedPoint) {
             b.scales[k + 8] = static_cast<uint8_t>((sc[k + 4] & 15) | ((mn[k + 4] & 15) << 4));
         }
         for (int g = 0; g < 4; g++)
-            for (int l = 0; l < 32; l++) b.qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+            for (int l = 0; l < 32; l++)
+                b.qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
         uint8_t usc[8], umn[8];
         detail::unpack_q4_k_scales(b.scales, usc, umn);
         ASSERT_EQ(0, std::memcmp(usc, sc, 8));  // the packing above is the format's
@@ -320,8 +321,13 @@ TEST(QuantizeDegenerate, ConstantRows) {
     }
 }
 
-// One huge outlier: finite scales, the outlier itself comes back closely, and the blocks
-// that do not contain it are quantized exactly as without it.
+// One huge outlier: finite scales, the outlier keeps its sign and most of its size, and the
+// blocks that do not contain it are quantized exactly as without it.  Q8_0 / Q4_K / Q2_K
+// reproduce an outlier within their f16 scale range closely (it sets the block's range);
+// IQ2_XXS has no zero level, so every other weight of the outlier's sub-block costs at least
+// (8 s)^2 and the squared-error optimum shrinks s: with 31 N(0,1) neighbours the outlier
+// comes back at ~48 % (the minimum of (X - 43 s)^2 + 31 (8 s)^2).  1e7 is beyond the Q8_0
+// and Q2_K ranges (127 * 65504, 3 * 15 * 65504): it saturates.
 TEST(QuantizeDegenerate, HugeOutlier) {
     const uint64_t cols = 1024;
     for (float big : {1e4f, -3e5f, 1e7f}) {
@@ -332,7 +338,12 @@ TEST(QuantizeDegenerate, HugeOutlier) {
             const auto q = quantize(t, x, 1, cols);
             expect_finite_scales(t, q);
             const auto y = dequantize(t, q, 1, cols);
-            EXPECT_NEAR(y[300], big, 0.05 * std::fabs(big)) << gguf::type_name(t) << " " << big;
+            const float ratio = y[300] / big;
+            EXPECT_GT(ratio, 0.25f) << gguf::type_name(t) << " " << big;
+            EXPECT_LT(ratio, 1.05f) << gguf::type_name(t) << " " << big;
+            if (t != TensorType::IQ2_XXS && std::fabs(big) < 1e6f) {
+                EXPECT_NEAR(ratio, 1.0f, 0.02f) << gguf::type_name(t) << " " << big;
+            }
             const uint64_t block = gguf::type_info(t)->block_elems;
             const auto yb = dequantize(t, quantize(t, base, 1, cols), 1, cols);
             for (uint64_t i = 0; i < cols; i++) {
@@ -375,7 +386,8 @@ TEST(QuantizeDegenerate, HugeValuesSaturate) {
     }
 }
 
-// A block with zero sub-blocks next to normal ones, and zero importance in places.
+// A block with zero sub-blocks next to normal ones, and zero importance in places (those
+// columns may take any error; the weighted error stays normal).
 TEST(QuantizeDegenerate, ZeroSubBlocksAndZeroImportance) {
     auto x = gaussian(512, 14);
     for (int i = 32; i < 96; i++) x[i] = 0.0f;
@@ -386,8 +398,8 @@ TEST(QuantizeDegenerate, ZeroSubBlocksAndZeroImportance) {
             const auto q = quantize(t, x, 1, 512, w);
             expect_finite_scales(t, q);
             const auto y = dequantize(t, q, 1, 512);
-            for (int i = 32; i < 96; i++) ASSERT_LE(std::fabs(y[i]), 0.1f) << gguf::type_name(t) << " " << i;
-            EXPECT_LT(rel_rms_pct(x, y, 512), 40.0) << gguf::type_name(t);
+            for (int i = 64; i < 96; i++) ASSERT_LE(std::fabs(y[i]), 0.1f) << gguf::type_name(t) << " " << i;
+            EXPECT_LT(rel_rms_pct(x, y, 512, w), 40.0) << gguf::type_name(t);
         }
     }
 }
@@ -437,11 +449,13 @@ TEST(QuantizeDeterminism, RepeatRowByRowAndThreads) {
             EXPECT_EQ(all, quantize(t, x, rows, cols, w)) << gguf::type_name(t);
             const uint64_t rb = row_bytes_of(t, cols);
             std::vector<uint8_t> by_row(all.size()), threaded(all.size());
-            for (uint64_t r = 0; r < rows; r++) quantize_rows(t, x.data() + r * cols, by_row.data() + r * rb, 1, cols, w);
+            for (uint64_t r = 0; r < rows; r++)
+                quantize_rows(t, x.data() + r * cols, by_row.data() + r * rb, 1, cols, w);
             EXPECT_EQ(all, by_row) << gguf::type_name(t);
             std::vector<std::thread> threads;
             for (uint64_t r = 0; r < rows; r++) {
-                threads.emplace_back([&, r] { quantize_rows(t, x.data() + r * cols, threaded.data() + r * rb, 1, cols, w); });
+                threads.emplace_back(
+                    [&, r] { quantize_rows(t, x.data() + r * cols, threaded.data() + r * rb, 1, cols, w); });
             }
             for (auto &th : threads) th.join();
             EXPECT_EQ(all, threaded) << gguf::type_name(t);
@@ -451,8 +465,10 @@ TEST(QuantizeDeterminism, RepeatRowByRowAndThreads) {
 
 // Pinned output: FNV-1a of the quantized bytes of a fixed input made with integer arithmetic
 // only (so it is the same on every platform).  Any compiler, optimisation level, standard
-// library or instruction set (the AVX2 and baseline clones; clang) must produce these bits.
-// A deliberate change to a quantizer changes them: update the constants then.
+// library or instruction set must produce these bits; they were checked equal for GCC 12
+// with the AVX2 clones, GCC with -DDSTAR_NO_TARGET_CLONES (baseline SSE2 only), GCC -O0
+// with AddressSanitizer, and clang 14.  A deliberate change to a quantizer changes them:
+// update the constants then.
 uint64_t fnv1a(const std::vector<uint8_t> &v) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (uint8_t b : v) h = (h ^ b) * 0x100000001b3ull;
@@ -487,9 +503,10 @@ TEST(QuantizeDeterminism, GoldenHashes) {
         bool weighted;
         uint64_t hash;
     } cases[] = {
-        {TensorType::Q8_0, false, 0},    {TensorType::Q8_0, true, 0},    {TensorType::Q4_K, false, 0},
-        {TensorType::Q4_K, true, 0},     {TensorType::Q2_K, false, 0},   {TensorType::Q2_K, true, 0},
-        {TensorType::IQ2_XXS, false, 0}, {TensorType::IQ2_XXS, true, 0},
+        {TensorType::Q8_0, false, 0x36e557e261883ecfull},    {TensorType::Q8_0, true, 0xec5f14c0af282a01ull},
+        {TensorType::Q4_K, false, 0x054b70e1d772107eull},    {TensorType::Q4_K, true, 0xb74c3818ff91925aull},
+        {TensorType::Q2_K, false, 0x67950ac63ce69c9bull},    {TensorType::Q2_K, true, 0xc7c4355c59d25357ull},
+        {TensorType::IQ2_XXS, false, 0x88342d2e871ee3dfull}, {TensorType::IQ2_XXS, true, 0x393f30e089d18f1cull},
     };
     for (const auto &c : cases) {
         const uint64_t h = fnv1a(quantize(c.t, x, rows, cols, c.weighted ? imp.data() : nullptr));
@@ -501,9 +518,9 @@ TEST(QuantizeDeterminism, GoldenHashes) {
 // ---- plain types and API ------------------------------------------------------------------------
 
 TEST(QuantizePlain, F32F16BF16) {
-    const std::vector<float> x = {1.0f,      -0.0f,    65504.0f, 65520.0f, 1.0f + 0x1p-11f, 1.0f + 0x1p-8f,
-                                  1e-8f,     3.14159f, -2.5e-5f, std::numeric_limits<float>::infinity(),
-                                  0x1p-126f, 1e30f};
+    const std::vector<float> x = {1.0f,           -0.0f, 65504.0f, 65520.0f, 1.0f + 0x1p-11f,
+                                  1.0f + 0x1p-8f, 1e-8f, 3.14159f, -2.5e-5f, std::numeric_limits<float>::infinity(),
+                                  0x1p-126f,      1e30f};
     const uint64_t n = x.size();
     std::vector<uint8_t> f32(4 * n), f16(2 * n), bf16(2 * n);
     quantize_rows(TensorType::F32, x.data(), f32.data(), 1, n);
