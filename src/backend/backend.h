@@ -169,4 +169,11 @@ public:
 // The CPU reference backend using `threads` worker threads (<= 0: all cores).
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 
+// The CUDA backend on GPU `device` (backend/cuda).  Defined only in builds configured with
+// -DDSTAR_CUDA=ON (engine::Engine reports "this build has no CUDA backend" otherwise).
+// Throws Error when no usable GPU is present.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// GPUs this process can use (0 without an NVIDIA driver or device); CUDA builds only.
+int cuda_device_count();
+
 }  // namespace dstar::backend

@@ -27,10 +27,28 @@ struct ParsedReply {
     // variant matched) to the end of the closing tag.  This is what the tool
     // memory stores for exact replay.  "" when no block was found.
     std::string raw_block;
+    // Why a started block could not be parsed (ok == false), naming the invoke and parameter,
+    // e.g. "invoke 2 ('read'): parameter 'path' not closed (no </｜DSML｜parameter>)" or
+    // "missing closing </｜DSML｜tool_calls> (the text ends after invoke 1)".  "" when ok.
+    std::string error;
+    // Non-empty when ds4's reading of the block fails or ends the block early, and a reading
+    // that keeps DSML written as text inside a value was used instead (which one and why, for
+    // the trace).  "" whenever the result is ds4's.
+    std::string recovery;
 };
 
 // `thinking`: the prompt ended with <think>, so tool markers count only after the last
 // </think> (DSML quoted in reasoning is never executed).
+//
+// Whenever ds4's parser reads the block completely and no closing tag of the block's family
+// is left over after it, the result is exactly ds4's.  Otherwise a value may hold a closing
+// tag that was meant as text (a write_file of a protocol document, say), and a second,
+// lenient reading is tried: a value may run past a closing parameter tag that is not
+// followed by more tool-call syntax, the block may start at an earlier marker whose block
+// encloses the one ds4 picked, and in thinking mode a </think> inside a value does not hide
+// the block.  It is used only if it reads the whole block with nothing left over; then
+// `recovery` says so.  Else a block ds4 read stays ds4's result, and a block nobody could
+// read is returned as text with `error` set.
 ParsedReply parse_generated_message(std::string_view completion, bool thinking);
 
 // The OpenAI `arguments` string (and Anthropic `input` object text) for an arguments JSON:

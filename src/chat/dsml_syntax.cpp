@@ -1,5 +1,7 @@
 #include "chat/dsml_syntax.h"
 
+#include "chat/lenient_json.h"
+
 namespace dstar::chat {
 namespace {
 
@@ -20,6 +22,28 @@ std::optional<DsmlMarker> find_any_tool_calls_start(std::string_view text) {
 
 std::optional<DsmlMarker> find_any_tool_calls_end(std::string_view text) {
     return find_earliest(text, true);
+}
+
+DsmlFollow dsml_follow(std::string_view text, size_t pos, std::initializer_list<std::string_view> tags) {
+    pos = skip_ascii_space(text, pos);
+    if (pos >= text.size()) return DsmlFollow::Pending;
+    const std::string_view rest = text.substr(pos);
+    bool partial = false;
+    for (std::string_view tag : tags) {
+        if (rest.starts_with(tag)) return DsmlFollow::Tag;
+        if (rest.size() < tag.size() && tag.starts_with(rest)) partial = true;
+    }
+    return partial ? DsmlFollow::Pending : DsmlFollow::Other;
+}
+
+DsmlFollow dsml_value_follow(std::string_view text, size_t pos, const DsmlSyntax &syn, bool nested) {
+    if (nested) return dsml_follow(text, pos, {syn.param_start, syn.param_end, syn.invoke_end});
+    return dsml_follow(text, pos, {syn.param_start, syn.invoke_end});
+}
+
+DsmlFollow dsml_tag_follow(std::string_view text, size_t pos, const DsmlSyntax &syn) {
+    return dsml_follow(text, pos,
+                       {syn.tool_calls_end, syn.invoke_start, syn.invoke_end, syn.param_start, syn.param_end});
 }
 
 std::string dsml_unescape(std::string_view s) {

@@ -3,6 +3,7 @@
 // start marker is found, its family fixes the invoke/parameter tags of the whole block.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,28 @@ struct DsmlMarker {
 std::optional<DsmlMarker> find_any_tool_calls_start(std::string_view text);
 // Earliest closing marker of any family.
 std::optional<DsmlMarker> find_any_tool_calls_end(std::string_view text);
+
+// What follows a closing parameter tag (after ASCII whitespace), which tells a real closer
+// from a lookalike written inside a value: the real one is followed by more tool-call syntax
+// (the next parameter or the end of the invoke), a lookalike by ordinary text.
+enum class DsmlFollow {
+    Tag,      // one of the expected tags starts there (complete)
+    Pending,  // the text ends in whitespace or in a proper prefix of one of them: not known yet
+    Other,    // anything else
+};
+DsmlFollow dsml_follow(std::string_view text, size_t pos, std::initializer_list<std::string_view> tags);
+
+// dsml_follow for the closing tag of a parameter value, as the final parse reads it: a
+// top-level value is followed by the next parameter or the end of the invoke; a value nested
+// inside a parameter without a string attribute (the recovery shape of spec 6.3) also by the
+// outer parameter's closing tag.
+DsmlFollow dsml_value_follow(std::string_view text, size_t pos, const DsmlSyntax &syn, bool nested);
+// dsml_follow with any tag of the family (tool_calls end, invoke start/end, parameter
+// start/end): what the incremental projections (sampling tracker, stream) take as syntax after
+// a closing tag.  They cannot look ahead to the end of the block, so a closing tag followed
+// by, say, </…tool_calls> ends the value there, as in ds4, even where the final parse finds no
+// valid reading that way.
+DsmlFollow dsml_tag_follow(std::string_view text, size_t pos, const DsmlSyntax &syn);
 
 // Entity decoding used for DSML attribute values and string parameters: &amp; &lt; &gt;
 // &quot; &apos; are decoded, any other '&' is kept.

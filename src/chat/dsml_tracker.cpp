@@ -61,6 +61,23 @@ bool dsml_state_is_greedy(DsmlDecodeState s) {
 
 bool DsmlTracker::structural(std::string_view raw) {
     const DsmlSyntax &syn = *syn_;
+    if (string_close_end_ != std::string_view::npos) {
+        switch (dsml_tag_follow(raw, string_close_end_, syn)) {
+        case DsmlFollow::Tag:
+            string_close_end_ = std::string_view::npos;
+            break;
+        case DsmlFollow::Pending:
+            state_ = DsmlDecodeState::Structural;
+            return false;
+        case DsmlFollow::Other:
+            // The closing tag was text inside the value: the value goes on after it.
+            pos_ = string_close_end_;
+            string_close_end_ = std::string_view::npos;
+            mode_ = Mode::StringBody;
+            state_ = DsmlDecodeState::StringBody;
+            return true;
+        }
+    }
     for (;;) {
         pos_ = skip_ascii_space(raw, pos_);
         state_ = DsmlDecodeState::Structural;
@@ -133,6 +150,7 @@ DsmlDecodeState DsmlTracker::update(std::string_view raw) {
             while (pos_ < raw.size()) {
                 if (full_at(raw, pos_, syn_->param_end)) {
                     pos_ += syn_->param_end.size();
+                    string_close_end_ = pos_;
                     mode_ = Mode::Structural;
                     break;
                 }
@@ -182,10 +200,16 @@ DsmlDecodeState DsmlTracker::update(std::string_view raw) {
 
 namespace {
 
-DsmlDecodeState scan_json_param(std::string_view raw, size_t pos, const DsmlSyntax &syn) {
+// State after a JSON value starting at pos; `end` gets the closing tag's position when it is
+// complete (outside any string literal).
+DsmlDecodeState scan_json_param(std::string_view raw, size_t pos, const DsmlSyntax &syn, size_t &end) {
     bool in_string = false, escaped = false;
+    end = std::string_view::npos;
     while (pos < raw.size()) {
-        if (!in_string && full_at(raw, pos, syn.param_end)) return DsmlDecodeState::Structural;
+        if (!in_string && full_at(raw, pos, syn.param_end)) {
+            end = pos;
+            return DsmlDecodeState::Structural;
+        }
         const char c = raw[pos++];
         if (in_string) {
             if (escaped) escaped = false;
@@ -226,17 +250,24 @@ DsmlDecodeState dsml_decode_state_for_text(std::string_view raw) {
             const bool is_string = param_tag_is_string(raw, pos, gt + 1);
             pos = gt + 1;
             if (is_string) {
-                const size_t end = raw.find(syn.param_end, pos);
-                if (end == std::string_view::npos) {
-                    return suffix_is_partial(raw, syn.param_end, 2) ? DsmlDecodeState::Structural
-                                                                    : DsmlDecodeState::StringBody;
+                for (;;) {
+                    const size_t end = raw.find(syn.param_end, pos);
+                    if (end == std::string_view::npos) {
+                        return suffix_is_partial(raw, syn.param_end, 2) ? DsmlDecodeState::Structural
+                                                                        : DsmlDecodeState::StringBody;
+                    }
+                    pos = end + syn.param_end.size();
+                    // A closing tag followed by ordinary text was written inside the value.
+                    if (dsml_tag_follow(raw, pos, syn) != DsmlFollow::Other) break;
                 }
-                pos = end + syn.param_end.size();
                 continue;
             }
-            const DsmlDecodeState s = scan_json_param(raw, pos, syn);
+            // The value ends at the closing tag the string-aware scan found.  (ds4's reference
+            // searched again from the value start, landing on a closing tag inside a JSON
+            // string and disagreeing with its own tracker.)
+            size_t end = std::string_view::npos;
+            const DsmlDecodeState s = scan_json_param(raw, pos, syn, end);
             if (s != DsmlDecodeState::Structural) return s;
-            const size_t end = raw.find(syn.param_end, pos);
             if (end == std::string_view::npos) return DsmlDecodeState::Structural;
             pos = end + syn.param_end.size();
             continue;

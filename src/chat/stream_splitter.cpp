@@ -44,6 +44,12 @@ size_t entity_safe_limit(std::string_view raw, size_t start, size_t limit) {
     return limit;
 }
 
+// Value bytes before `limit` that can be sent: holds back a partial entity and partial UTF-8.
+size_t value_safe_limit(std::string_view raw, size_t start, size_t limit, bool is_string) {
+    if (is_string) limit = entity_safe_limit(raw, start, limit);
+    return utf8_safe_limit(raw, start, limit, false);
+}
+
 // Holds back a possible partial closing parameter tag, partial entity and partial UTF-8.
 size_t param_value_safe_limit(std::string_view raw, size_t start, std::string_view param_end,
                               bool is_string) {
@@ -55,8 +61,7 @@ size_t param_value_safe_limit(std::string_view raw, size_t start, std::string_vi
         if (partial_at(raw, marker, param_end)) limit = marker;
         break;
     }
-    if (is_string) limit = entity_safe_limit(raw, start, limit);
-    return utf8_safe_limit(raw, start, limit, false);
+    return value_safe_limit(raw, start, limit, is_string);
 }
 
 }  // namespace
@@ -165,7 +170,7 @@ std::vector<StreamEvent> StreamSplitter::update(std::string_view raw, bool final
     }
 
     if (mode_ == Mode::Tool) {
-        tool_update(raw, out);
+        tool_update(raw, final, out);
         if (!tool_active_) mode_ = Mode::Suppress;
     }
     return out;
@@ -186,15 +191,33 @@ bool StreamSplitter::start_tool_stream(std::string_view raw, size_t pos) {
     return false;
 }
 
+StreamSplitter::ValueEnd StreamSplitter::find_value_end(std::string_view raw, bool final) const {
+    // The value ends at the first closing tag followed by a tag of the family.  One followed
+    // by ordinary text was written inside the value (ds4 would cut the value there and then
+    // fail on the text; the final parse keeps it in the value too).  While what follows is not
+    // known yet, the closing tag and everything after it are held back; at the end of the
+    // text it counts.
+    for (size_t end = raw.find(syn_->param_end, parse_pos_); end != std::string_view::npos;
+         end = raw.find(syn_->param_end, end + 1)) {
+        switch (dsml_tag_follow(raw, end + syn_->param_end.size(), *syn_)) {
+        case DsmlFollow::Tag: return {end, true};
+        case DsmlFollow::Pending: return {end, final};
+        case DsmlFollow::Other: break;
+        }
+    }
+    return {std::string_view::npos, false};
+}
+
 void StreamSplitter::emit_value(std::string_view bytes, std::vector<StreamEvent> &out) {
     if (bytes.empty()) return;
+    value_empty_ = false;
     std::string frag;
     if (param_is_string_) append_json_escaped(frag, dsml_unescape(bytes));
     else frag = std::string(bytes);  // JSON values are forwarded raw (not minified)
     out.push_back({StreamEvent::Kind::ToolCallArgs, tool_index_, std::move(frag)});
 }
 
-void StreamSplitter::tool_update(std::string_view raw, std::vector<StreamEvent> &out) {
+void StreamSplitter::tool_update(std::string_view raw, bool final, std::vector<StreamEvent> &out) {
     // Any shape the live projection cannot follow stops it; the final parse then decides.
     auto fail = [&] {
         tool_active_ = false;
@@ -262,18 +285,27 @@ void StreamSplitter::tool_update(std::string_view raw, std::vector<StreamEvent> 
             out.push_back({StreamEvent::Kind::ToolCallArgs, tool_index_, std::move(frag)});
             parse_pos_ = gt + 1;
             tool_state_ = ToolState::ParamValue;
+            value_empty_ = true;
             continue;
         }
         if (tool_state_ == ToolState::ParamValue) {
-            const size_t end = raw.find(syn_->param_end, parse_pos_);
-            if (end != std::string_view::npos) {
-                emit_value(raw.substr(parse_pos_, end - parse_pos_), out);
-                if (param_is_string_) out.push_back({StreamEvent::Kind::ToolCallArgs, tool_index_, "\""});
-                parse_pos_ = end + syn_->param_end.size();
+            const ValueEnd end = find_value_end(raw, final);
+            if (end.closed) {
+                emit_value(raw.substr(parse_pos_, end.pos - parse_pos_), out);
+                if (param_is_string_) {
+                    out.push_back({StreamEvent::Kind::ToolCallArgs, tool_index_, "\""});
+                } else if (value_empty_) {
+                    // An empty JSON value is null in the final parse; ds4 streams nothing for
+                    // it, which leaves the streamed arguments invalid JSON.
+                    out.push_back({StreamEvent::Kind::ToolCallArgs, tool_index_, "null"});
+                }
+                parse_pos_ = end.pos + syn_->param_end.size();
                 tool_state_ = ToolState::BetweenParams;
                 continue;
             }
-            const size_t limit = param_value_safe_limit(raw, parse_pos_, syn_->param_end, param_is_string_);
+            const size_t limit = end.pos != std::string_view::npos
+                                     ? value_safe_limit(raw, parse_pos_, end.pos, param_is_string_)
+                                     : param_value_safe_limit(raw, parse_pos_, syn_->param_end, param_is_string_);
             if (limit > parse_pos_) {
                 emit_value(raw.substr(parse_pos_, limit - parse_pos_), out);
                 parse_pos_ = limit;

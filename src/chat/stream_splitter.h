@@ -2,6 +2,13 @@
 // (spec 6.5), independent of any wire format.  The OpenAI and Anthropic streams are thin
 // encodings of these events; the final parse (parse_generated_message) stays authoritative
 // for the returned objects.
+//
+// Two differences from ds4's stream, both where ds4's streamed arguments disagree with its
+// final parse or break: a parameter value ends at the first closing tag followed by a tag of
+// the block's family, so a closing tag written inside a value followed by ordinary text stays
+// in the value (the closing tag and what follows it are held back until that is known); and
+// an empty JSON value is sent as null.  Fed the same completion in any chunks, the events
+// concatenate to the same reasoning, content, names and arguments.
 #pragma once
 
 #include <cstddef>
@@ -71,9 +78,18 @@ private:
     bool args_open_ = false;
     bool first_param_ = true;
     bool param_is_string_ = false;
+    bool value_empty_ = true;  // no byte of the current value sent yet
+
+    // Where the current parameter value ends: the closing tag's position and whether it is
+    // known to be the real one (npos: no candidate yet).
+    struct ValueEnd {
+        size_t pos;
+        bool closed;
+    };
+    ValueEnd find_value_end(std::string_view raw, bool final) const;
 
     bool start_tool_stream(std::string_view raw, size_t pos);
-    void tool_update(std::string_view raw, std::vector<StreamEvent> &out);
+    void tool_update(std::string_view raw, bool final, std::vector<StreamEvent> &out);
     void emit_value(std::string_view bytes, std::vector<StreamEvent> &out);
 };
 

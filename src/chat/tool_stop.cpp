@@ -1,8 +1,10 @@
 #include "chat/tool_stop.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "chat/dsml_syntax.h"
+#include "chat/dsml_tracker.h"
 
 namespace dstar::chat {
 
@@ -28,30 +30,50 @@ void ToolStopWatch::feed_thinking(std::string_view bytes) {
     }
 }
 
+bool ToolStopWatch::end_is_syntax(std::string_view text, size_t marker) const {
+    // Where the block's own reading stands just before the marker: inside a string payload
+    // (a string="true" value or a JSON string literal) the marker is text the model is writing.
+    const DsmlDecodeState st = dsml_decode_state_for_text(text.substr(block_start_, marker - block_start_));
+    return st != DsmlDecodeState::StringBody && st != DsmlDecodeState::JsonString;
+}
+
 void ToolStopWatch::feed(std::string_view piece, std::string_view text) {
-    feed_thinking(piece);
-    if (gates_ && inside_) {
-        // A block quoted inside reasoning is not executable and must not stop decoding.
-        waiting_for_think_close_ = true;
-        scan_from_ = text.size();
-        return;
-    }
-    if (waiting_for_think_close_) {
-        const size_t close = text.rfind("</think>");
-        scan_from_ = close == std::string_view::npos ? text.size() : close + 8;
-        waiting_for_think_close_ = false;
+    if (saw_end_) return;
+    if (!saw_start_) {
+        feed_thinking(piece);
+        if (gates_ && inside_) {
+            // A block quoted inside reasoning is not executable and must not stop decoding.
+            waiting_for_think_close_ = true;
+            scan_from_ = text.size();
+            return;
+        }
+        if (waiting_for_think_close_) {
+            const size_t close = text.rfind("</think>");
+            scan_from_ = close == std::string_view::npos ? text.size() : close + 8;
+            waiting_for_think_close_ = false;
+        }
     }
     if (scan_from_ > text.size()) scan_from_ = text.size();
     const std::string_view scan = text.substr(scan_from_);
 
-    const bool had_start = saw_start_;
-    auto start = find_any_tool_calls_start(scan);
-    if (start) saw_start_ = true;
-    if (had_start || start) {
-        const std::string_view end_scan = had_start ? scan : scan.substr(start->pos);
-        if (find_any_tool_calls_end(end_scan)) saw_end_ = true;
-    } else if (find_any_tool_calls_end(scan)) {
-        saw_orphan_end_ = true;
+    if (!saw_start_) {
+        if (auto start = find_any_tool_calls_start(scan)) {
+            saw_start_ = true;
+            block_start_ = scan_from_ + start->pos;
+        } else if (find_any_tool_calls_end(scan)) {
+            saw_orphan_end_ = true;
+        }
+    }
+    if (saw_start_) {
+        size_t from = std::max(scan_from_, block_start_);
+        while (auto end = find_any_tool_calls_end(text.substr(from))) {
+            const size_t marker = from + end->pos;
+            if (end_is_syntax(text, marker)) {
+                saw_end_ = true;
+                break;
+            }
+            from = marker + 1;
+        }
     }
     // Rescan only the last 80 bytes next time: enough for a marker split across tokens.
     constexpr size_t kMarkerHold = 80;

@@ -1,6 +1,13 @@
 // When a chat generation with active tools must stop (spec 4.5): a complete closing
 // tool-calls marker written after the reasoning ended finishes the turn with "tool_calls";
 // a block opened but never closed is an "unterminated tool call" error.
+//
+// Unlike ds4, a closing marker counts only where it is DSML syntax: one written inside a
+// parameter value (a write_file whose content is a DSML protocol document, say) is payload, and
+// generation goes on until a marker outside any string payload (DsmlTracker's reading of the
+// block) ends it.  ds4
+// stops at the first marker and cuts such a value.  Likewise "<think>" inside an open block is
+// payload and does not switch marker detection off.
 #pragma once
 
 #include <cstddef>
@@ -37,10 +44,13 @@ private:
     size_t tail_len_ = 0;
     bool waiting_for_think_close_ = false;
     size_t scan_from_ = 0;
+    size_t block_start_ = 0;  // absolute position of the start marker's '<'
     bool saw_start_ = false, saw_end_ = false, saw_orphan_end_ = false;
 
     void feed_thinking(std::string_view bytes);
     bool tail_ends_with(std::string_view s) const;
+    // True when the closing marker at text[marker] is DSML syntax, not string payload.
+    bool end_is_syntax(std::string_view text, size_t marker) const;
 };
 
 }  // namespace dstar::chat

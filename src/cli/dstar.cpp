@@ -1,7 +1,9 @@
 // dstar: run DeepSeek V4 Flash from the command line (one prompt, or an interactive chat).
 #include <cstdio>
+#include <string_view>
 #include <sys/stat.h>
 
+#include "cli/dsml_parse_cmd.h"
 #include "cli/options.h"
 #include "cli/repl.h"
 #include "cli/run.h"
@@ -30,6 +32,8 @@ void explain_missing_model(const std::string &path) {
 }  // namespace
 
 int main(int argc, char **argv) {
+    // Subcommands that need no model come before the model options.
+    if (argc >= 2 && std::string_view(argv[1]) == "dsml-parse") return cli::run_dsml_parse_command(argc - 1, argv + 1);
     const cli::Options o = cli::parse_options(argc, argv);
     if (!file_exists(o.model)) {
         explain_missing_model(o.model);

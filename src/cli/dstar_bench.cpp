@@ -1,6 +1,6 @@
 // dstar-bench: prefill and decode speed of a model file on a backend.
 //
-//   dstar-bench -m FILE [--backend cpu] [-t N] [--prompt N] [--gen N] [--ctx N] [--chunk N]
+//   dstar-bench -m FILE [--backend cuda|cpu | --cuda | --cpu] [-t N] [--prompt N] [--gen N] [--ctx N] [--chunk N]
 //
 // Random token ids (fixed seed) are prefilled, then --gen tokens are decoded greedily one at
 // a time.  Prints tokens/s and the weight bytes one decode step reads, so the roofline ratio
@@ -28,7 +28,9 @@ double now_s() {
 
 [[noreturn]] void usage(int rc) {
     std::fprintf(rc ? stderr : stdout,
-                 "usage: dstar-bench -m FILE [--backend cpu] [-t N] [--prompt N] [--gen N] [--ctx N] [--chunk N]\n"
+                 "usage: dstar-bench -m FILE [--backend cuda|cpu | --cuda | --cpu] [-t N] [--prompt N] [--gen N] [--ctx N]\n"
+                 "                   [--chunk N]\n"
+                 "  --backend B  cuda (the default in CUDA builds when a GPU is present) or cpu\n"
                  "  --prompt N   prompt tokens to prefill (default 512)\n"
                  "  --gen N      tokens to decode (default 32)\n"
                  "  --ctx N      context size (default prompt + gen)\n"
@@ -41,6 +43,7 @@ double now_s() {
 int main(int argc, char **argv) {
     engine::EngineOptions eo;
     eo.model_path = "";
+    eo.backend = engine::default_backend();
     uint32_t n_prompt = 512, n_gen = 32, ctx = 0, chunk = 256;
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
@@ -51,6 +54,8 @@ int main(int argc, char **argv) {
         if (a == "-h" || a == "--help") usage(0);
         else if (a == "-m" || a == "--model") eo.model_path = need();
         else if (a == "--backend") eo.backend = need();
+        else if (a == "--cuda") eo.backend = "cuda";
+        else if (a == "--cpu") eo.backend = "cpu";
         else if (a == "-t" || a == "--threads") eo.threads = std::atoi(need());
         else if (a == "--prompt") n_prompt = static_cast<uint32_t>(std::strtoul(need(), nullptr, 10));
         else if (a == "--gen") n_gen = static_cast<uint32_t>(std::strtoul(need(), nullptr, 10));

@@ -7,19 +7,27 @@
 
 #include "common/error.h"
 #include "common/mapped_file.h"
+#include "engine/engine.h"
 
 namespace dstar::cli {
 
 void print_usage(std::FILE *f) {
     std::fputs(
         "usage: dstar [options]\n"
+        "       dstar dsml-parse [--thinking] FILE\n"
         "Runs DeepSeek V4 Flash from a ds4-layout GGUF: one prompt (-p / --prompt-file) or,\n"
         "without a prompt, an interactive multi-turn chat.\n"
         "\n"
+        "subcommands (no model needed):\n"
+        "  dsml-parse [--thinking] FILE  parse a saved completion's reasoning, content and DSML\n"
+        "                          tool calls as the server does; print them as JSON (FILE - =\n"
+        "                          stdin; dstar dsml-parse --help for details)\n"
+        "\n"
         "model and hardware:\n"
         "  -m, --model FILE        GGUF model (default ./ds4flash.gguf)\n"
-        "  --backend NAME          compute backend: cpu (default)\n"
-        "  --cpu                   same as --backend cpu\n"
+        "  --backend NAME          compute backend: cuda (the default in CUDA builds when a GPU\n"
+        "                          is present) or cpu (the reference)\n"
+        "  --cpu, --cuda           same as --backend cpu / --backend cuda\n"
         "  -t, --threads N         CPU threads (default: all cores)\n"
         "  -c, --ctx N             context size in tokens (default 32768)\n"
         "  --prefill-chunk N       tokens per prefill batch (default 256)\n"
@@ -116,6 +124,7 @@ Options parse_options(int argc, char **argv) {
         } else if (is("-m", "--model")) o.model = need();
         else if (is("--backend")) o.backend = need();
         else if (is("--cpu")) o.backend = "cpu";
+        else if (is("--cuda")) o.backend = "cuda";
         else if (is("-t", "--threads")) o.threads = static_cast<int>(parse_int(need(), a, 1, 4096));
         else if (is("-c", "--ctx")) o.ctx = static_cast<uint32_t>(parse_int(need(), a, 1, 1ll << 24));
         else if (is("--prefill-chunk")) o.prefill_chunk = static_cast<uint32_t>(parse_int(need(), a, 1, 1 << 16));
@@ -165,6 +174,7 @@ Options parse_options(int argc, char **argv) {
             std::exit(2);
         }
     }
+    if (o.backend.empty()) o.backend = engine::default_backend();
     if (!o.dump_logits.empty() && !o.have_prompt_ids) bad("%s requires --prompt-ids", "--dump-logits");
     if (o.have_prompt_ids && o.have_prompt) bad("%s and -p/--prompt-file are exclusive", "--prompt-ids");
     if (o.dump_tokens && !o.have_prompt) bad("%s requires -p or --prompt-file", "--dump-tokens");

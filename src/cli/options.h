@@ -12,7 +12,7 @@ namespace dstar::cli {
 
 struct Options {
     std::string model = "ds4flash.gguf";
-    std::string backend = "cpu";
+    std::string backend;              // empty: engine::default_backend()
     int threads = 0;
     std::string prompt;               // -p / --prompt-file
     bool have_prompt = false;

@@ -2,6 +2,11 @@
 
 #include "common/error.h"
 
+// Set by CMake when the CUDA backend is linked (src/engine/CMakeLists.txt).
+#ifndef DSTAR_WITH_CUDA
+#define DSTAR_WITH_CUDA 0
+#endif
+
 namespace dstar::engine {
 
 std::unique_ptr<tok::Tokenizer> load_tokenizer(const gguf::Reader &r, uint32_t n_vocab) {
@@ -36,8 +41,14 @@ Engine::Engine(const EngineOptions &opt) : opt_(opt) {
     tokenizer_ = load_tokenizer(*reader_, weights_.config.n_vocab);
     if (opt.backend == "cpu") {
         backend_ = backend::make_cpu_backend(opt.threads);
+    } else if (opt.backend == "cuda") {
+#if DSTAR_WITH_CUDA
+        backend_ = backend::make_cuda_backend(0);
+#else
+        fail("this build has no CUDA backend (configure with -DDSTAR_CUDA=ON)");
+#endif
     } else {
-        fail("unknown backend '%s' (this build has: cpu)", opt.backend.c_str());
+        fail("unknown backend '%s' (this build has: %s)", opt.backend.c_str(), DSTAR_WITH_CUDA ? "cpu, cuda" : "cpu");
     }
     backend::Numerics num;
     num.qat = opt.qat;
@@ -46,6 +57,13 @@ Engine::Engine(const EngineOptions &opt) : opt_(opt) {
 }
 
 Engine::~Engine() = default;
+
+std::string default_backend() {
+#if DSTAR_WITH_CUDA
+    if (backend::cuda_device_count() > 0) return "cuda";
+#endif
+    return "cpu";
+}
 
 std::string Engine::describe() const {
     return strformat("%s: %s; %s; backend %s", opt_.model_path.c_str(), weights_.layout.describe().c_str(),

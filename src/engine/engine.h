@@ -15,7 +15,7 @@ namespace dstar::engine {
 
 struct EngineOptions {
     std::string model_path = "ds4flash.gguf";
-    std::string backend = "cpu";  // "cpu" (the reference); "cuda" where built
+    std::string backend = "cpu";  // "cpu" (the reference) or "cuda" (CUDA builds); see default_backend()
     int threads = 0;              // CPU threads; <= 0: all cores
     bool qat = true;              // the model's FP8/FP4 simulations (see backend::Numerics)
     backend::Numerics::IndexerTies indexer_ties = backend::Numerics::IndexerTies::Lowest;
@@ -48,6 +48,10 @@ private:
     std::unique_ptr<backend::Backend> backend_;
     std::unique_ptr<model::Forward> forward_;
 };
+
+// The backend command-line tools use unless told otherwise: "cuda" in CUDA builds when a
+// GPU is present, else "cpu".
+std::string default_backend();
 
 // Reads tokenizer.ggml.tokens / tokenizer.ggml.merges from a GGUF.  Throws Error.
 std::unique_ptr<tok::Tokenizer> load_tokenizer(const gguf::Reader &reader, uint32_t n_vocab);

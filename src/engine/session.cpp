@@ -1,16 +1,17 @@
 #include "engine/session.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstring>
 
 #include "common/error.h"
+#include "engine/session_payload.h"
 
 namespace dstar::engine {
 
-namespace {
-constexpr char kMagic[4] = {'D', 'S', 'S', 'N'};
-constexpr uint32_t kFormat = 1;
-}  // namespace
+static_assert(std::endian::native == std::endian::little,
+              "snapshots copy little-endian values as they are held in memory");
 
 Session::Session(Engine &engine, uint32_t ctx, uint32_t prefill_chunk)
     : engine_(engine), state_(engine.backend(), engine.config(), ctx), chunk_(prefill_chunk ? prefill_chunk : 1) {}
@@ -85,59 +86,143 @@ void Session::sync(const std::vector<int32_t> &prompt, const Progress &progress)
     }
 }
 
+void Session::copy_from(const Session &other) {
+    if (&other == this) return;
+    if (other.pos() > ctx()) fail("cannot copy a session of %u tokens into a context of %u", other.pos(), ctx());
+    state_.copy_from(other.state_);
+    tokens_ = other.tokens_;
+    logits_ = other.logits_;
+}
+
+uint64_t Session::payload_bytes() const {
+    const model::ModelConfig &c = engine_.config();
+    return kPayloadHeaderBytes + 4ull * tokens_.size() + 4ull * c.n_vocab + 8ull * c.n_layer +
+           state_.rows_bytes(state_.n_past());
+}
+
+void Session::save(const model::ByteSink &sink) const {
+    const model::ModelConfig &c = engine_.config();
+    if (tokens_.empty() || logits_.size() != c.n_vocab) fail("the session is empty: there is no checkpoint to save");
+    const uint32_t n = static_cast<uint32_t>(tokens_.size());
+    PayloadHeader h;
+    h.ctx = ctx();
+    h.prefill_chunk = payload_prefill_chunk(ctx());
+    h.raw_cap = state_.raw_capacity();
+    h.raw_window = state_.raw_capacity();
+    h.comp_cap = state_.comp_capacity();
+    h.tokens = n;
+    h.n_layer = c.n_layer;
+    h.head_dim = c.head_dim;
+    h.idx_head_dim = c.idx_head_dim;
+    h.n_vocab = c.n_vocab;
+    h.raw_live = std::min(n, h.raw_window);
+    const auto header = encode_payload_header(h);
+    sink(header.data(), header.size());
+    // Token ids are never negative, so the int32 values are their u32 encoding.
+    sink(tokens_.data(), tokens_.size() * sizeof(int32_t));
+    sink(logits_.data(), logits_.size() * sizeof(float));
+    std::vector<uint32_t> comp(c.n_layer), index(c.n_layer);
+    for (uint32_t l = 0; l < c.n_layer; l++) {
+        comp[l] = state_.comp_rows(l, n);
+        index[l] = state_.index_rows(l, n);
+    }
+    sink(comp.data(), comp.size() * sizeof(uint32_t));
+    sink(index.data(), index.size() * sizeof(uint32_t));
+    state_.write_rows(sink);
+}
+
 std::vector<uint8_t> Session::save() const {
-    const std::vector<uint8_t> kv = state_.save();
     std::vector<uint8_t> out;
-    auto put = [&](const void *p, size_t n) {
-        const size_t at = out.size();
-        out.resize(at + n);
-        if (n) std::memcpy(out.data() + at, p, n);
-    };
-    auto put_u32 = [&](uint32_t v) { put(&v, 4); };
-    put(kMagic, 4);
-    put_u32(kFormat);
-    put_u32(static_cast<uint32_t>(tokens_.size()));
-    put(tokens_.data(), tokens_.size() * sizeof(int32_t));
-    put_u32(static_cast<uint32_t>(logits_.size()));
-    put(logits_.data(), logits_.size() * sizeof(float));
-    put_u32(static_cast<uint32_t>(kv.size()));
-    put(kv.data(), kv.size());
+    out.reserve(payload_bytes());
+    save([&](const void *p, size_t n) {
+        const auto *b = static_cast<const uint8_t *>(p);
+        out.insert(out.end(), b, b + n);
+    });
     return out;
 }
 
-void Session::load(const std::vector<uint8_t> &bytes) {
-    size_t pos = 0;
-    auto get = [&](void *p, size_t n, const char *what) {
-        if (n > bytes.size() - pos) fail("session snapshot is truncated (reading %s)", what);
-        if (n) std::memcpy(p, bytes.data() + pos, n);
-        pos += n;
-    };
-    auto get_u32 = [&](const char *what) {
-        uint32_t v;
-        get(&v, 4, what);
-        return v;
-    };
-    char magic[4];
-    get(magic, 4, "magic");
-    if (std::memcmp(magic, kMagic, 4) != 0) fail("not a dstar session snapshot (bad magic)");
-    if (get_u32("format") != kFormat) fail("unsupported session snapshot format");
-    const uint32_t n_tok = get_u32("token count");
-    if (n_tok > ctx()) fail("snapshot holds %u tokens but the context is %u", n_tok, ctx());
-    std::vector<int32_t> toks(n_tok);
-    get(toks.data(), toks.size() * sizeof(int32_t), "tokens");
-    const uint32_t n_logits = get_u32("logit count");
-    if (n_logits != 0 && n_logits != engine_.config().n_vocab) fail("snapshot logits do not match the vocabulary");
-    std::vector<float> lg(n_logits);
-    get(lg.data(), lg.size() * sizeof(float), "logits");
-    const uint32_t kv_bytes = get_u32("state size");
-    if (kv_bytes != bytes.size() - pos) fail("session snapshot size mismatch");
-    state_.load(bytes.data() + pos, kv_bytes);  // validates before changing anything
-    if (state_.n_past() != n_tok) {
-        reset();
-        fail("session snapshot is inconsistent (%u tokens, state at position %u)", n_tok, state_.n_past());
+void Session::load(const model::ByteSource &source, uint64_t size) {
+    const model::ModelConfig &c = engine_.config();
+    using ull = unsigned long long;
+    if (size < kPayloadHeaderBytes)
+        fail("truncated session payload: %llu bytes, its header alone has %u", static_cast<ull>(size),
+             kPayloadHeaderBytes);
+    std::array<uint8_t, kPayloadHeaderBytes> header;
+    source(header.data(), header.size());
+    const PayloadHeader h = decode_payload_header(header.data());
+
+    // The checks ds4 makes (kvcache.md §8.4), in its order, against this model and context.
+    if (h.ctx > ctx() || h.tokens >= ctx())
+        fail("KV checkpoint does not fit current context (saved with context %u, %u tokens; this context is %u)",
+             h.ctx, h.tokens, ctx());
+    if (h.n_layer != c.n_layer || h.head_dim != c.head_dim || h.idx_head_dim != c.idx_head_dim ||
+        h.n_vocab != c.n_vocab)
+        fail("KV checkpoint was written for a different DS4 layout (%u layers, rows %u/%u, vocabulary %u; this "
+             "model has %u layers, rows %u/%u, vocabulary %u)",
+             h.n_layer, h.head_dim, h.idx_head_dim, h.n_vocab, c.n_layer, c.head_dim, c.idx_head_dim, c.n_vocab);
+    if (h.tokens == 0) fail("KV checkpoint holds no tokens");
+    const uint32_t window = state_.raw_capacity();
+    if (h.raw_window != window)
+        fail("KV checkpoint raw window of %u rows does not match this runtime's %u", h.raw_window, window);
+    if (h.raw_cap == 0 || h.raw_live != std::min(h.tokens, h.raw_window) || h.raw_live > h.raw_cap)
+        fail("KV checkpoint raw ring layout does not match current context (capacity %u, window %u, %u live rows "
+             "for %u tokens)",
+             h.raw_cap, h.raw_window, h.raw_live, h.tokens);
+    if (h.comp_cap > state_.comp_capacity())
+        fail("KV checkpoint compressed cache is larger than current context (%u rows; this context holds %u)",
+             h.comp_cap, state_.comp_capacity());
+    const uint64_t expected = kPayloadHeaderBytes + 4ull * h.tokens + 4ull * c.n_vocab + 8ull * c.n_layer +
+                              state_.rows_bytes(h.tokens);
+    if (size < expected)
+        fail("truncated session payload: %llu bytes, %u tokens need %llu", static_cast<ull>(size), h.tokens,
+             static_cast<ull>(expected));
+    if (size > expected)
+        fail("KV checkpoint has trailing payload bytes (%llu bytes, %u tokens need %llu)", static_cast<ull>(size),
+             h.tokens, static_cast<ull>(expected));
+
+    std::vector<int32_t> toks(h.tokens);
+    source(toks.data(), toks.size() * sizeof(int32_t));
+    for (uint32_t i = 0; i < h.tokens; i++)
+        if (static_cast<uint32_t>(toks[i]) >= c.n_vocab)
+            fail("KV checkpoint token %u has id %u, outside the vocabulary (size %u)", i,
+                 static_cast<uint32_t>(toks[i]), c.n_vocab);
+    std::vector<float> lg(c.n_vocab);
+    source(lg.data(), lg.size() * sizeof(float));
+    std::vector<uint32_t> comp(c.n_layer), index(c.n_layer);
+    source(comp.data(), comp.size() * sizeof(uint32_t));
+    source(index.data(), index.size() * sizeof(uint32_t));
+    for (uint32_t l = 0; l < c.n_layer; l++) {
+        if (comp[l] > h.comp_cap || comp[l] > state_.comp_row_capacity(l))
+            fail("KV checkpoint has invalid compressed row count %u in layer %u", comp[l], l);
+        if (index[l] > h.comp_cap || index[l] > state_.comp_row_capacity(l))
+            fail("KV checkpoint has invalid indexer row count %u in layer %u", index[l], l);
+        // This state derives its row counts from the token count (rows are only emitted at
+        // window ends), so any other count cannot be represented.
+        if (comp[l] != state_.comp_rows(l, h.tokens) || index[l] != state_.index_rows(l, h.tokens))
+            fail("KV checkpoint row counts of layer %u (%u compressed, %u indexer) do not match %u tokens "
+                 "(expected %u and %u)",
+                 l, comp[l], index[l], h.tokens, state_.comp_rows(l, h.tokens), state_.index_rows(l, h.tokens));
+    }
+    try {
+        state_.read_rows(h.tokens, source);  // resets the state itself on failure
+    } catch (...) {
+        tokens_.clear();
+        logits_.clear();
+        throw;
     }
     tokens_ = std::move(toks);
     logits_ = std::move(lg);
+}
+
+void Session::load(const std::vector<uint8_t> &bytes) {
+    size_t at = 0;
+    load(
+        [&](void *p, size_t n) {
+            if (n > bytes.size() - at) fail("truncated session payload (%zu bytes)", bytes.size());
+            std::memcpy(p, bytes.data() + at, n);
+            at += n;
+        },
+        bytes.size());
 }
 
 }  // namespace dstar::engine

@@ -37,11 +37,30 @@ public:
     // teacher forcing and speculative verification.
     std::vector<float> append_all_logits(const int32_t *tokens, uint32_t n);
     void reset();
+    // Becomes an exact copy of `other` (a session of the same Engine): tokens, logits and KV
+    // state.  The server forks a live conversation into a second slot this way instead of
+    // prefilling the shared prefix again.  Throws Error if `other` does not fit this context
+    // (this session is unchanged then).
+    void copy_from(const Session &other);
 
-    // Snapshot: tokens, logits and the whole KV state in one byte buffer.
+    // ---- snapshots in ds4's DSV4 session payload layout (kvcache.md §8.2) ----
+    // The 13-field header, the tokens (u32), the logits after the last one (f32 x n_vocab),
+    // per-layer compressed and indexer row counts, then every layer's rows (KvState).  A
+    // ds4 build of the same model shape reads it, and this reads ds4's.
+    // Bytes save() writes for the current state.
+    uint64_t payload_bytes() const;
+    // Streams the payload to `sink` / returns it as one buffer.  Throws Error if the session
+    // is empty (there are no logits to save).
+    void save(const model::ByteSink &sink) const;
     std::vector<uint8_t> save() const;
-    // Restores a snapshot of a session of the same model (throws Error on a mismatch or a
-    // corrupt buffer; the session is unchanged then).
+    // Restores a payload of exactly `size` bytes read from `source`.  Everything checkable
+    // before the rows (header fields against this model and context, token ids, row counts,
+    // the exact byte count) is checked first: such a rejection throws Error and leaves the
+    // session unchanged.  If `source` itself fails while the rows are read (I/O error), the
+    // session is reset to empty and the error propagates.  The prefill-chunk field is not
+    // compared (dstar's prefill is chunk-invariant); ds4's other checks all apply, including
+    // its rule that the tokens must leave room for one more (tokens < ctx).
+    void load(const model::ByteSource &source, uint64_t size);
     void load(const std::vector<uint8_t> &bytes);
 
 private:

@@ -102,12 +102,19 @@ public:
 
 private:
     // (implementation detail; see disk_cache.cpp)
+    void log(const std::string &line) const;
+    // §6 pass under mu_: deletes the lowest-scoring files until the directory fits the budget.
+    void evict_locked(const std::string &protected_sha);
+    // Moves a file that failed validation aside ("<path>.bad") so it is never selected again.
+    void quarantine_locked(const std::string &path, const std::string &why, double ms);
+
     Options opt_;
     const tok::Tokenizer &tok_;
     uint8_t quant_bits_;
     uint32_t ctx_;
     LogFn log_;
     bool enabled_ = false;
+    uint64_t budget_bytes_ = 0;
     mutable std::mutex mu_;
     Stats stats_;
 };

@@ -40,8 +40,10 @@ public:
     // a disk checkpoint with that key text).
     std::vector<std::pair<std::string, std::string>> entries_in_text(std::string_view text) const;
 
-    size_t size() const;
-    size_t bytes() const;
+    size_t size() const;   // ids held
+    size_t bytes() const;  // accounted bytes: every id, plus every distinct block once
+    size_t max_ids() const;
+    size_t max_bytes() const;
 
 private:
     struct Impl;

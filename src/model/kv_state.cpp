@@ -10,39 +10,7 @@ namespace dstar::model {
 
 namespace {
 
-constexpr char kMagic[4] = {'D', 'S', 'K', 'V'};
-constexpr uint32_t kFormat = 1;
-
-class ByteWriter {
-public:
-    void u32(uint32_t v) { put(&v, 4); }
-    void put(const void *p, size_t n) {
-        if (n == 0) return;
-        const size_t at = out.size();
-        out.resize(at + n);
-        std::memcpy(out.data() + at, p, n);
-    }
-    std::vector<uint8_t> out;
-};
-
-class ByteReader {
-public:
-    ByteReader(const uint8_t *d, size_t n) : data(d), size(n) {}
-    uint32_t u32(const char *what) {
-        uint32_t v;
-        get(&v, 4, what);
-        return v;
-    }
-    void get(void *p, size_t n, const char *what) {
-        if (n > size - pos) fail("KV state buffer is truncated (reading %s at byte %zu of %zu)", what, pos, size);
-        std::memcpy(p, data + pos, n);
-        pos += n;
-    }
-    const uint8_t *data;
-    size_t size, pos = 0;
-};
-
-// Everything that must match for a saved state to be loadable.
+// Everything that must match for one state's rows to fit another's buffers.
 std::vector<uint32_t> fingerprint(const ModelConfig &c) {
     std::vector<uint32_t> f = {c.n_layer, c.n_embd, c.n_hc, c.head_dim, c.n_rot, c.idx_head_dim, c.window};
     for (uint32_t l = 0; l < c.n_layer; l++) f.push_back(c.ratio(l));
@@ -135,107 +103,121 @@ void KvState::reset() {
     be_.fill(last_hc_, 0.0f, cfg_.hc_dim());
 }
 
-std::vector<uint8_t> KvState::save() const {
-    ByteWriter w;
-    w.put(kMagic, 4);
-    w.u32(kFormat);
-    const std::vector<uint32_t> fp = fingerprint(cfg_);
-    w.u32(static_cast<uint32_t>(fp.size()));
-    for (uint32_t v : fp) w.u32(v);
-    w.u32(n_past_);
-    std::vector<float> buf;
-    auto dump = [&](const float *src, uint64_t n) {
-        buf.resize(n);
-        be_.download(buf.data(), src, n);
-        w.put(buf.data(), n * sizeof(float));
-    };
-    const uint32_t hd = cfg_.head_dim;
-    for (uint32_t l = 0; l < cfg_.n_layer; l++) {
-        const backend::LayerState &s = layers_[l];
-        const Sizes z = sizes(l);
-        // Raw rows of the live window, oldest first.
-        const uint32_t n_raw = std::min(n_past_, s.raw_cap);
-        for (uint32_t p = n_past_ - n_raw; p < n_past_; p++) dump(s.raw + static_cast<uint64_t>(p % s.raw_cap) * hd, hd);
-        if (s.ratio) {
-            const uint32_t n_comp = n_past_ / s.ratio;
-            dump(s.comp, static_cast<uint64_t>(n_comp) * hd);
-            dump(s.comp_kv, z.frontier);
-            dump(s.comp_score, z.frontier);
-            if (s.indexer) {
-                dump(s.idx_comp, static_cast<uint64_t>(n_comp) * cfg_.idx_head_dim);
-                dump(s.idx_kv, z.idx_frontier);
-                dump(s.idx_score, z.idx_frontier);
-            }
-        }
-    }
-    dump(last_hc_, cfg_.hc_dim());
-    return std::move(w.out);
+uint32_t KvState::comp_capacity() const {
+    uint32_t min_ratio = 0;
+    for (const backend::LayerState &s : layers_)
+        if (s.ratio && (min_ratio == 0 || s.ratio < min_ratio)) min_ratio = s.ratio;
+    return min_ratio ? ctx_ / min_ratio + 2 : ctx_;
 }
 
-void KvState::load(const uint8_t *data, size_t size) {
-    ByteReader r(data, size);
-    char magic[4];
-    r.get(magic, 4, "magic");
-    if (std::memcmp(magic, kMagic, 4) != 0) fail("not a dstar KV state (bad magic)");
-    const uint32_t format = r.u32("format");
-    if (format != kFormat) fail("KV state format %u is not supported (expected %u)", format, kFormat);
-    const std::vector<uint32_t> fp = fingerprint(cfg_);
-    const uint32_t n_fp = r.u32("shape");
-    if (n_fp != fp.size()) fail("KV state was saved for a different model shape");
-    for (uint32_t i = 0; i < n_fp; i++)
-        if (r.u32("shape") != fp[i]) fail("KV state was saved for a different model shape");
-    const uint32_t n_past = r.u32("token count");
-    if (n_past > ctx_) fail("KV state holds %u tokens but the context is only %u", n_past, ctx_);
-    // Validate the size before touching the live state.
-    uint64_t need = r.pos;
-    for (uint32_t l = 0; l < cfg_.n_layer; l++) {
-        const backend::LayerState &s = layers_[l];
-        const Sizes z = sizes(l);
-        need += 4ull * std::min(n_past, s.raw_cap) * cfg_.head_dim;
-        if (s.ratio) {
-            const uint64_t n_comp = n_past / s.ratio;
-            if (n_comp > s.comp_cap) fail("KV state needs more compressed rows than the context holds");
-            need += 4 * (n_comp * cfg_.head_dim + 2 * z.frontier);
-            if (s.indexer) need += 4 * (n_comp * cfg_.idx_head_dim + 2 * z.idx_frontier);
-        }
-    }
-    need += 4ull * cfg_.hc_dim();
-    if (need != size) fail("KV state buffer has %zu bytes, expected %llu", size, static_cast<unsigned long long>(need));
+uint32_t KvState::comp_rows(uint32_t layer, uint32_t n) const {
+    const uint32_t ratio = layers_[layer].ratio;
+    return ratio ? n / ratio : 0;
+}
 
-    reset();
+uint32_t KvState::index_rows(uint32_t layer, uint32_t n) const {
+    return layers_[layer].indexer ? comp_rows(layer, n) : 0;
+}
+
+uint64_t KvState::rows_bytes(uint32_t n) const {
+    uint64_t floats = 0;
+    for (uint32_t l = 0; l < cfg_.n_layer; l++) {
+        const Sizes z = sizes(l);
+        floats += static_cast<uint64_t>(std::min(n, layers_[l].raw_cap)) * cfg_.head_dim;
+        floats += static_cast<uint64_t>(comp_rows(l, n)) * cfg_.head_dim + 2 * z.frontier;
+        floats += static_cast<uint64_t>(index_rows(l, n)) * cfg_.idx_head_dim + 2 * z.idx_frontier;
+    }
+    return 4 * floats;
+}
+
+void KvState::write_rows(const ByteSink &sink) const {
+    static_assert(sizeof(float) == 4);
     std::vector<float> buf;
-    auto restore = [&](float *dst, uint64_t n, const char *what) {
+    auto dump = [&](const float *src, uint64_t n) {
+        if (n == 0) return;
         buf.resize(n);
-        r.get(buf.data(), n * sizeof(float), what);
-        be_.upload(dst, buf.data(), n);
+        be_.download(buf.data(), src, n);
+        sink(buf.data(), n * sizeof(float));
     };
     const uint32_t hd = cfg_.head_dim;
     for (uint32_t l = 0; l < cfg_.n_layer; l++) {
-        backend::LayerState &s = layers_[l];
+        const backend::LayerState &s = layers_[l];
         const Sizes z = sizes(l);
-        const uint32_t n_raw = std::min(n_past, s.raw_cap);
-        for (uint32_t p = n_past - n_raw; p < n_past; p++)
-            restore(s.raw + static_cast<uint64_t>(p % s.raw_cap) * hd, hd, "raw rows");
+        // The ring holds position p at row p % raw_cap: the live window may wrap, so it
+        // goes out in up to two spans, oldest first.
+        const uint32_t n_raw = std::min(n_past_, s.raw_cap);
+        const uint32_t first = (n_past_ - n_raw) % s.raw_cap;
+        const uint32_t head = std::min(n_raw, s.raw_cap - first);
+        dump(s.raw + static_cast<uint64_t>(first) * hd, static_cast<uint64_t>(head) * hd);
+        dump(s.raw, static_cast<uint64_t>(n_raw - head) * hd);
         if (s.ratio) {
-            const uint32_t n_comp = n_past / s.ratio;
-            restore(s.comp, static_cast<uint64_t>(n_comp) * hd, "compressed rows");
-            restore(s.comp_kv, z.frontier, "compressor state");
-            restore(s.comp_score, z.frontier, "compressor state");
-            if (s.indexer) {
-                restore(s.idx_comp, static_cast<uint64_t>(n_comp) * cfg_.idx_head_dim, "indexer rows");
-                restore(s.idx_kv, z.idx_frontier, "indexer compressor state");
-                restore(s.idx_score, z.idx_frontier, "indexer compressor state");
-            }
+            dump(s.comp, static_cast<uint64_t>(comp_rows(l, n_past_)) * hd);
+            dump(s.comp_kv, z.frontier);
+            dump(s.comp_score, z.frontier);
+        }
+        if (s.indexer) {
+            dump(s.idx_comp, static_cast<uint64_t>(index_rows(l, n_past_)) * cfg_.idx_head_dim);
+            dump(s.idx_kv, z.idx_frontier);
+            dump(s.idx_score, z.idx_frontier);
         }
     }
-    restore(last_hc_, cfg_.hc_dim(), "hyper-connection state");
-    n_past_ = n_past;
+}
+
+void KvState::read_rows(uint32_t n, const ByteSource &source) {
+    if (n > ctx_) fail("KV state of %u tokens does not fit a context of %u", n, ctx_);
+    reset();
+    try {
+        std::vector<float> buf;
+        auto restore = [&](float *dst, uint64_t count) {
+            if (count == 0) return;
+            buf.resize(count);
+            source(buf.data(), count * sizeof(float));
+            be_.upload(dst, buf.data(), count);
+        };
+        const uint32_t hd = cfg_.head_dim;
+        for (uint32_t l = 0; l < cfg_.n_layer; l++) {
+            backend::LayerState &s = layers_[l];
+            const Sizes z = sizes(l);
+            const uint32_t n_raw = std::min(n, s.raw_cap);
+            const uint32_t first = (n - n_raw) % s.raw_cap;
+            const uint32_t head = std::min(n_raw, s.raw_cap - first);
+            restore(s.raw + static_cast<uint64_t>(first) * hd, static_cast<uint64_t>(head) * hd);
+            restore(s.raw, static_cast<uint64_t>(n_raw - head) * hd);
+            if (s.ratio) {
+                restore(s.comp, static_cast<uint64_t>(comp_rows(l, n)) * hd);
+                restore(s.comp_kv, z.frontier);
+                restore(s.comp_score, z.frontier);
+            }
+            if (s.indexer) {
+                restore(s.idx_comp, static_cast<uint64_t>(index_rows(l, n)) * cfg_.idx_head_dim);
+                restore(s.idx_kv, z.idx_frontier);
+                restore(s.idx_score, z.idx_frontier);
+            }
+        }
+    } catch (...) {
+        reset();  // never leave a half-restored state behind
+        throw;
+    }
+    n_past_ = n;
 }
 
 void KvState::copy_from(const KvState &o) {
-    if (fingerprint(o.cfg_) != fingerprint(cfg_) || o.ctx_ != ctx_) {
-        const std::vector<uint8_t> bytes = o.save();
-        load(bytes.data(), bytes.size());
+    if (fingerprint(o.cfg_) != fingerprint(cfg_)) fail("cannot copy a KV state between different model shapes");
+    if (o.ctx_ != ctx_) {
+        // Different buffer sizes: go through the payload rows (live rows only).
+        if (o.n_past_ > ctx_) fail("KV state of %u tokens does not fit a context of %u", o.n_past_, ctx_);
+        std::vector<uint8_t> bytes;
+        bytes.reserve(o.rows_bytes(o.n_past_));
+        o.write_rows([&](const void *p, size_t n) {
+            const auto *b = static_cast<const uint8_t *>(p);
+            bytes.insert(bytes.end(), b, b + n);
+        });
+        size_t at = 0;
+        read_rows(o.n_past_, [&](void *p, size_t n) {
+            std::memcpy(p, bytes.data() + at, n);
+            at += n;
+        });
+        be_.copy(last_hc_, o.last_hc_, cfg_.hc_dim());
         return;
     }
     for (uint32_t l = 0; l < cfg_.n_layer; l++) {

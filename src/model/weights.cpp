@@ -143,6 +143,17 @@ std::string LayoutReport::describe() const {
     return s;
 }
 
+uint8_t routed_quant_bits(TensorType expert_type) {
+    const gguf::TypeInfo *t = gguf::type_info(expert_type);
+    // Bits per weight = 8 * block bytes / block elements; below 4 is the 2-bit class.
+    return t && 8ull * t->block_bytes < 4ull * t->block_elems ? 2 : 4;
+}
+
+uint8_t routed_quant_bits(const ModelWeights &w) {
+    if (w.layers.empty()) fail("routed_quant_bits: the model has no layers");
+    return routed_quant_bits(w.layers[0][LayerTensor::FfnGateExps].type);
+}
+
 ModelWeights bind_model(const gguf::Reader &r) {
     ModelWeights w;
     w.config = ModelConfig::from_gguf(r);

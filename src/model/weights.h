@@ -42,6 +42,12 @@ enum class ExpertLayout {
     Other,  // any other supported types (e.g. f16/f32 conversions)
 };
 
+// Routed-expert precision in the terms of the disk KV cache header (kvcache.md §8.1 byte 4,
+// --kv-cache-reject-different-quant): 2 for encodings under 4 bits per weight (IQ2_XXS,
+// Q2_K, ...), 4 for Q4_K and anything wider (Q8_0, F16 and F32 conversions too: their
+// states are far closer to the 4-bit model's than to the 2-bit one's).
+uint8_t routed_quant_bits(gguf::TensorType expert_type);
+
 struct LayoutReport {
     ExpertLayout experts = ExpertLayout::Other;
     bool ds4_types = true;     // every tensor has the type the published files use
@@ -65,6 +71,9 @@ struct MtpWeights {
 
     const WeightTensor &operator[](MtpTensor id) const { return t[static_cast<size_t>(id)]; }
 };
+
+// routed_quant_bits() of the model, taken like ds4 from layer 0's gate experts.
+uint8_t routed_quant_bits(const ModelWeights &w);
 
 // Reads the config and binds every tensor of the main model file, checking name, type and
 // shape of each; throws Error naming the tensor with the expected and the found value.

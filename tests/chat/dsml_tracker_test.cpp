@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
+
+#include "chat/random_dsml.h"
 
 namespace dstar::chat {
 namespace {
@@ -123,6 +126,54 @@ TEST(DsmlTracker, SplitCloseTagQuirk) {
     EXPECT_EQ(t.update(start + "<"), S::StringBody);
     EXPECT_EQ(t.update(start + "</｜DSML｜parameter>"), S::StringBody);
     EXPECT_EQ(dsml_decode_state_for_text(start + "</｜DSML｜parameter>"), S::Structural);
+}
+
+TEST(DsmlTracker, ClosingTagFollowedByTextReturnsToTheValue) {
+    // ds4 would stay STRUCTURAL (greedy) after " for": the closing tag was text in the value.
+    const std::vector<Step> steps = {
+        {{"<｜DSML｜tool_calls>", "<｜DSML｜invoke name=\"w\">", "<｜DSML｜parameter name=\"t\" string=\"true\">", "see"},
+         S::StringBody},
+        {{"</", "｜DSML｜parameter>", "\n"}, S::Structural},  // not known yet
+        {{" for"}, S::StringBody},                            // text: back in the value
+        {{" details", "</"}, S::Structural},
+        {{"｜DSML｜parameter>", "\n", "<"}, S::Structural},     // "<" may start a tag
+        {{"b"}, S::StringBody},                                // "<b" is not one of the family's
+        {{"</｜DSML｜parameter>", "\n", "</｜DSML｜invoke>"}, S::Structural},
+        {{"</｜DSML｜tool_calls>"}, S::Outside},
+    };
+    DsmlTracker tracker;
+    std::string text;
+    for (const Step &step : steps) {
+        for (const std::string &tok : step.tokens) {
+            text += tok;
+            EXPECT_EQ(tracker.update(text), dsml_decode_state_for_text(text)) << text;
+        }
+        EXPECT_EQ(tracker.state(), step.after) << text;
+    }
+}
+
+TEST(DsmlTracker, JsonValueEndsWhereItsStringScanSaysInTheReferenceToo) {
+    const std::string text = "<｜DSML｜tool_calls><｜DSML｜invoke name=\"f\"><｜DSML｜parameter name=\"d\" string=\"false\">"
+                             "{\"s\": \"</｜DSML｜parameter> x\"}</｜DSML｜parameter></｜DSML｜invoke></｜DSML｜tool_calls>";
+    DsmlTracker tracker;
+    EXPECT_EQ(tracker.update(text), S::Outside);
+    EXPECT_EQ(dsml_decode_state_for_text(text), S::Outside);
+}
+
+TEST(DsmlTracker, RandomCompletionsMatchTheReferenceOnEveryTokenPrefix) {
+    // Token-sized chunks that never end with a "<" followed by "/" (see the header).
+    std::mt19937 rng(31337);
+    std::uniform_int_distribution<size_t> size(1, 6);
+    for (int n = 0; n < 1500; n++) {
+        const std::string text = test::random_dsml_completion(rng);
+        DsmlTracker tracker;
+        for (size_t end = 0; end < text.size();) {
+            end = std::min(text.size(), end + size(rng));
+            if (end < text.size() && text[end - 1] == '<' && text[end] == '/') end++;
+            const std::string_view prefix = std::string_view(text).substr(0, end);
+            ASSERT_EQ(tracker.update(prefix), dsml_decode_state_for_text(prefix)) << prefix;
+        }
+    }
 }
 
 TEST(DsmlTracker, MarkerSplitAcrossManyTokens) {

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "chat/dsml_parse.h"
+#include "chat/random_dsml.h"
 
 namespace dstar::chat {
 
@@ -206,6 +207,101 @@ TEST(StreamSplitter, WithoutToolsMarkersAreContent) {
     Collected c = feed(s, text, 2);
     EXPECT_EQ(c.content, text);
     EXPECT_TRUE(c.names.empty());
+}
+
+TEST(StreamSplitter, ClosingTagWrittenInsideAValueStaysInIt) {
+    // ds4's stream ends the value at the first closing tag and then stops at " and"; the
+    // final parse keeps it inside the value, and so does the stream.
+    const std::string text = "<｜DSML｜tool_calls><｜DSML｜invoke name=\"w\">"
+                             "<｜DSML｜parameter name=\"t\" string=\"true\">end: </｜DSML｜parameter> and &amp; more"
+                             "</｜DSML｜parameter>\n<｜DSML｜parameter name=\"n\" string=\"false\">1</｜DSML｜parameter>"
+                             "</｜DSML｜invoke></｜DSML｜tool_calls>";
+    const ParsedReply r = parse_generated_message(text, false);
+    ASSERT_EQ(r.calls.size(), 1u);
+    for (size_t step : {1u, 2u, 5u, 11u, 10000u}) {
+        StreamSplitter s(false, true);
+        Collected c = feed(s, text, step);
+        EXPECT_EQ(c.args[0], R"({"t":"end: </｜DSML｜parameter> and & more","n":1})") << step;
+        EXPECT_EQ(c.args[0], compact_arguments_json(r.calls[0].arguments));
+        EXPECT_EQ(c.ended, (std::vector<int>{0}));
+    }
+}
+
+TEST(StreamSplitter, ValueEndIsHeldUntilWhatFollowsShowsIt) {
+    const std::string head = "<｜DSML｜tool_calls><｜DSML｜invoke name=\"w\"><｜DSML｜parameter name=\"t\" string=\"true\">v";
+    StreamSplitter s(false, true);
+    Collected c;
+    c.add(s.update(head + "</｜DSML｜parameter>"));
+    EXPECT_EQ(c.args[0], "{\"t\":\"v");  // a closing tag, but is it the real one?
+    c.add(s.update(head + "</｜DSML｜parameter>\n<｜DSML｜param"));
+    EXPECT_EQ(c.args[0], "{\"t\":\"v");  // still undecided: that may become a tag
+    c.add(s.update(head + "</｜DSML｜parameter>\n<｜DSML｜parameter"));
+    EXPECT_EQ(c.args[0], "{\"t\":\"v\"");  // it did: the value is closed
+
+    StreamSplitter t(false, true);
+    Collected d;
+    d.add(t.update(head + "</｜DSML｜parameter>\n"));
+    EXPECT_EQ(d.args[0], "{\"t\":\"v");
+    d.add(t.update(head + "</｜DSML｜parameter>\nmore"));
+    EXPECT_EQ(d.args[0], "{\"t\":\"v</｜DSML｜parameter>\\nmore");  // text: the tag was content
+
+    // At the end of the text an undecided closing tag counts as the end of the value.
+    StreamSplitter u(false, true);
+    Collected e;
+    e.add(u.update(head + "</｜DSML｜parameter>", true));
+    EXPECT_EQ(e.args[0], "{\"t\":\"v\"");
+}
+
+TEST(StreamSplitter, ClosingTagBeforeAnyFamilyTagEndsTheValue) {
+    // The invoke is never closed: as in ds4, the value ends at its closing tag and the stream
+    // stops at the unexpected </｜DSML｜tool_calls> instead of sending tags as value text.
+    const std::string text = "<｜DSML｜tool_calls><｜DSML｜invoke name=\"f\">"
+                             "<｜DSML｜parameter name=\"a\" string=\"true\">1</｜DSML｜parameter>\n</｜DSML｜tool_calls>";
+    for (size_t step : {1u, 10000u}) {
+        StreamSplitter s(false, true);
+        Collected c = feed(s, text, step);
+        EXPECT_EQ(c.args[0], "{\"a\":\"1\"");
+        EXPECT_TRUE(c.ended.empty());
+    }
+    EXPECT_FALSE(parse_generated_message(text, false).ok);
+}
+
+TEST(StreamSplitter, EmptyJsonValueIsNull) {
+    const std::string text = "<｜DSML｜tool_calls><｜DSML｜invoke name=\"f\">"
+                             "<｜DSML｜parameter name=\"a\" string=\"false\"></｜DSML｜parameter>"
+                             "<｜DSML｜parameter name=\"b\" string=\"true\"></｜DSML｜parameter>"
+                             "</｜DSML｜invoke></｜DSML｜tool_calls>";
+    for (size_t step : {1u, 10000u}) {
+        StreamSplitter s(false, true);
+        Collected c = feed(s, text, step);
+        EXPECT_EQ(c.args[0], R"({"a":null,"b":""})");
+        EXPECT_EQ(c.args[0], compact_arguments_json(parse_generated_message(text, false).calls[0].arguments));
+    }
+}
+
+bool operator==(const Collected &a, const Collected &b) {
+    return a.reasoning == b.reasoning && a.content == b.content && a.names == b.names && a.args == b.args &&
+           a.ended == b.ended;
+}
+
+TEST(StreamSplitter, RandomCompletionsStreamTheSameInAnyChunks) {
+    std::mt19937 rng(4242);
+    for (int n = 0; n < 1500; n++) {
+        const std::string text = test::random_dsml_completion(rng);
+        const bool thinking = n % 2 == 0;
+        SCOPED_TRACE(text);
+        StreamSplitter whole_splitter(thinking, true);
+        Collected whole;
+        whole.add(whole_splitter.update(text, true));
+        StreamSplitter chunked_splitter(thinking, true);
+        Collected chunked;
+        std::uniform_int_distribution<size_t> size(1, n % 3 == 0 ? 1 : 7);
+        for (size_t end = size(rng); end < text.size(); end += size(rng)) {
+            chunked.add(chunked_splitter.update(std::string_view(text).substr(0, end)));
+        }
+        chunked.add(chunked_splitter.update(text, true));
+        ASSERT_EQ(chunked, whole);
+    }
 }
 
 TEST(StreamSplitter, Limits) {

@@ -55,5 +55,28 @@ TEST(ToolStopWatch, MarkerSplitAcrossTokensAfterLongText) {
     EXPECT_EQ(stop_index(w, tokens), 6);
 }
 
+// A write_file whose content is itself a DSML document: the markers inside the string value are
+// payload, so generation goes on until the real end of the block (ds4 would stop inside it).
+TEST(ToolStopWatch, MarkerInsideStringValueIsPayload) {
+    ToolStopWatch w(kPlainPrompt, ThinkMode::None);
+    const std::vector<std::string> tokens = {
+        "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"write_file\">\n",
+        "<｜DSML｜parameter name=\"content\" string=\"true\">Example:\n<｜DSML｜tool_calls>\n",
+        "</｜DSML｜tool_calls>\n",                                         // 2: inside the value
+        "<think>more text",                                                   // 3: payload too
+        "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>"};  // 4: the real end
+    EXPECT_EQ(stop_index(w, tokens), 4);
+    EXPECT_FALSE(w.unterminated());
+}
+
+TEST(ToolStopWatch, MarkerInsideJsonStringIsPayload) {
+    ToolStopWatch w(kPlainPrompt, ThinkMode::None);
+    const std::vector<std::string> tokens = {
+        "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n",
+        "<｜DSML｜parameter name=\"a\" string=\"false\">{\"x\": \"</｜DSML｜tool_calls>\"",
+        "}</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>"};
+    EXPECT_EQ(stop_index(w, tokens), 2);
+}
+
 }  // namespace
 }  // namespace dstar::chat

@@ -45,6 +45,16 @@ TEST(Weights, OracleFilesLoadWithTheirLayout) {
     EXPECT_EQ(bind_model(r4).layout.experts, ExpertLayout::Q4);
 }
 
+TEST(Weights, RoutedQuantBitsForTheDiskCacheHeader) {
+    gguf::Reader r2(kTinyQ2), r4(kTinyQ4);
+    EXPECT_EQ(routed_quant_bits(bind_model(r2)), 2);
+    EXPECT_EQ(routed_quant_bits(bind_model(r4)), 4);
+    using T = gguf::TensorType;
+    for (T t : {T::IQ2_XXS, T::Q2_K, T::IQ2_XS, T::IQ1_S, T::Q3_K}) EXPECT_EQ(routed_quant_bits(t), 2) << gguf::type_name(t);
+    for (T t : {T::Q4_K, T::Q4_0, T::IQ4_XS, T::MXFP4, T::Q8_0, T::F16, T::BF16, T::F32})
+        EXPECT_EQ(routed_quant_bits(t), 4) << gguf::type_name(t);
+}
+
 TEST(Weights, WrongTensorTypeNamesTensorExpectedAndFound) {
     const std::string out = testing::temp_file("wrongtype.gguf");
     testing::copy_gguf(kTinyQ2, out, nullptr, [](testing::TensorEdit &e) {

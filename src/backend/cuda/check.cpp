@@ -1,0 +1,31 @@
+#include "backend/cuda/check.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace dstar::backend::cuda {
+
+namespace {
+
+bool sync_after_launch() {
+    static const bool on = [] {
+        const char *v = std::getenv("DSTAR_CUDA_SYNC");
+        return v && std::strcmp(v, "0") != 0 && *v != '\0';
+    }();
+    return on;
+}
+
+}  // namespace
+
+void check(cudaError_t e, const char *what) {
+    if (e != cudaSuccess) fail("CUDA error in %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+void check_launch(const char *kernel, cudaStream_t stream) {
+    check(cudaGetLastError(), kernel);
+    if (sync_after_launch()) check(cudaStreamSynchronize(stream), kernel);
+}
+
+}  // namespace dstar::backend::cuda

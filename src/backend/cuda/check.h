@@ -1,0 +1,17 @@
+// CUDA error checks: every runtime call and kernel launch of the backend goes through these,
+// so a failure becomes an Error naming the call instead of a silent wrong result.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+namespace dstar::backend::cuda {
+
+// Throws Error naming `what` when `e` is not cudaSuccess.
+void check(cudaError_t e, const char *what);
+
+// After a kernel launch: throws on a launch error.  With DSTAR_CUDA_SYNC=1 in the environment
+// it also waits for the kernel, so that a fault inside it is reported with its name (kernel
+// faults are otherwise reported by the next synchronising call).
+void check_launch(const char *kernel, cudaStream_t stream);
+
+}  // namespace dstar::backend::cuda

@@ -1,0 +1,103 @@
+// Device-side helpers shared by the CUDA kernels: warp reductions, half conversions, and
+// the scalar functions whose exact float recipe the CPU reference fixes (sigmoid, softplus,
+// f16 rounding).  Kernels are compiled with --fmad=false, so `a * b + c` rounds twice here
+// exactly as in the CPU code (built with -ffp-contract=off).
+#pragma once
+
+#include <cstdint>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+namespace dstar::backend::cuda {
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// Butterfly reductions: every lane ends with the same value, combined in a fixed order
+// (so results do not depend on timing).
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+__device__ __forceinline__ int warp_sum(int v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
+    return v;
+}
+// Sum over aligned groups of `width` lanes (width a power of two <= 32).
+template <int width>
+__device__ __forceinline__ int group_sum(int v) {
+#pragma unroll
+    for (int o = width / 2; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+
+// Sum of a double over the whole block (blockDim.x a multiple of 32, <= 1024); `scratch`
+// holds 32 doubles.  Every thread gets the result.
+__device__ __forceinline__ double block_sum(double v, double *scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();  // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    double s = 0.0;
+    for (int w = 0; w < warps; w++) s += scratch[w];
+    return s;
+}
+
+__device__ __forceinline__ float half_bits_to_float(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ float bf16_bits_to_float(uint16_t h) { return __uint_as_float(uint32_t{h} << 16); }
+// The value an f16 store of x gives back (round to nearest even; the CPU's f16_round).
+__device__ __forceinline__ float f16_round(float x) { return __half2float(__float2half_rn(x)); }
+
+// ds4's sigmoid_stable / silu / softplus_stable (backend/cpu/elementwise.h).
+__device__ __forceinline__ float sigmoid_stable(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    const float e = expf(x);
+    return e / (1.0f + e);
+}
+__device__ __forceinline__ float silu(float x) { return x * sigmoid_stable(x); }
+__device__ __forceinline__ float softplus_stable(float x) {
+    if (x > 20.0f) return x;
+    if (x < -20.0f) return expf(x);
+    return log1pf(expf(x));
+}
+
+// ceilf(log2f(x)) for x > 0 as the CPU computes it with glibc's (correctly rounded in
+// practice) log2f: the logarithm is taken in double and rounded to float once, so values
+// just above a power of two round to the integer exactly as there.
+__device__ __forceinline__ int ceil_log2f(float x) {
+    const float l = static_cast<float>(log2(static_cast<double>(x)));
+    return static_cast<int>(ceilf(l));
+}
+
+// The CPU's activation code: lrint (half to even), non-finite -> 0, clamped to int8.
+__device__ __forceinline__ int8_t quant_code(float v) {
+    if (!isfinite(v)) return 0;
+    int q = __float2int_rn(v);
+    q = q > 127 ? 127 : q;
+    q = q < -128 ? -128 : q;
+    return static_cast<int8_t>(q);
+}
+
+// Read-only 16-byte load (weights, activations written by earlier kernels).
+__device__ __forceinline__ uint4 ldg16(const void *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
+
+// Blocks for `n` items of `per_block` each (at least one).
+inline unsigned grid_for(size_t n, unsigned per_block) {
+    const size_t b = (n + per_block - 1) / per_block;
+    return static_cast<unsigned>(b ? b : 1);
+}
+
+}  // namespace dstar::backend::cuda

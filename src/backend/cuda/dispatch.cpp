@@ -1,0 +1,153 @@
+#include "backend/cuda/dispatch.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "common/error.h"
+
+namespace dstar::backend::cuda {
+
+namespace {
+
+constexpr uint32_t kMatvecTokens = 8;  // above this, batched tensor-core products
+
+bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+}  // namespace
+
+DevAct ActivationBuffer::prepare(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n,
+                                 cudaStream_t stream) {
+    DevAct a;
+    if (!is_quantized(t)) {
+        a.kind = ActKind::Float;
+        a.x = x;
+        a.stride = x_stride;
+        return a;
+    }
+    const uint64_t codes = uint64_t{n} * cols;
+    a.stride = cols;
+    if (t == WType::Q8_0) {
+        if (cols % 32 != 0) fail("Q8_0 product: activation rows of %u values are not whole 32-blocks", cols);
+        a.kind = ActKind::Q8_0;
+        int8_t *q = q_.get<int8_t>(codes);
+        float *d = d_.get<float>(codes / 32);
+        launch_quantize_q8_0(x, x_stride, n, cols, q, d, stream);
+        a.q = q;
+        a.d = d;
+    } else {
+        if (cols % 256 != 0) fail("K-quant product: activation rows of %u values are not whole 256-blocks", cols);
+        a.kind = ActKind::Q8_K;
+        int8_t *q = q_.get<int8_t>(codes);
+        float *d = d_.get<float>(codes / 256);
+        int32_t *bs = bsums_.get<int32_t>(codes / 16);
+        launch_quantize_q8_k(x, x_stride, n, cols, q, d, bs, stream);
+        a.q = q;
+        a.d = d;
+        a.bsums = bs;
+    }
+    return a;
+}
+
+DevAct offset_act(const DevAct &a, uint64_t col0) {
+    DevAct o = a;
+    switch (a.kind) {
+    case ActKind::Float: o.x = a.x + col0; break;
+    case ActKind::Q8_0:
+        o.q = a.q + col0;
+        o.d = a.d + col0 / 32;
+        break;
+    case ActKind::Q8_K:
+        o.q = a.q + col0;
+        o.d = a.d + col0 / 256;
+        o.bsums = a.bsums + col0 / 16;
+        break;
+    }
+    return o;
+}
+
+DevWeight slice_rows(const DevWeight &w, uint64_t row0, uint64_t rows) {
+    DevWeight s = w;
+    s.main = w.main + row0 * w.main_row;
+    s.side = w.side ? w.side + row0 * w.side_row : nullptr;
+    s.rows = rows;
+    s.rows_per_expert = rows;
+    return s;
+}
+
+void MatmulRunner::run_prepared(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
+                                uint64_t rows_per_group, uint64_t group_offset) {
+    MatvecArgs m;
+    m.w = w;
+    m.act = act;
+    m.out = out;
+    m.out_stride = out_stride;
+    m.rows_per_group = rows_per_group;
+    m.group_offset = group_offset;
+    for (uint32_t t0 = 0; t0 < n; t0 += kMatvecTokens) {
+        m.n = std::min(kMatvecTokens, n - t0);
+        m.out = out + t0 * out_stride;
+        if (is_quantized(w.type)) {
+            DevAct a = act;
+            a.q = act.q + t0 * act.stride;
+            a.d = act.d + t0 * act.stride / (act.kind == ActKind::Q8_0 ? 32 : 256);
+            if (act.bsums) a.bsums = act.bsums + t0 * act.stride / 16;
+            m.act = a;
+            launch_matvec_quant(m, stream_);
+        } else {
+            m.act.x = act.x + t0 * act.stride;
+            launch_matvec_float(m, stream_);
+        }
+    }
+}
+
+void MatmulRunner::matmul(const DevWeight &w, const float *x, uint64_t x_stride, uint32_t n, float *out,
+                          uint64_t out_stride) {
+    if (n == 0 || w.rows == 0) return;
+    const DevAct act = act_.prepare(w.type, x, x_stride, w.k, n, stream_);
+    const uint64_t tiles =
+        ((w.rows + kGemmTileRows - 1) / kGemmTileRows) * ((n + kGemmTileTokens - 1) / kGemmTileTokens);
+    if (n > kMatvecTokens && !batched(tiles)) {
+        run_prepared(w, act, n, out, out_stride, w.rows, 0);
+    } else if (n > kMatvecTokens && is_quantized(w.type)) {
+        GemmTokens tok;
+        tok.n = n;
+        launch_mmq(w, act, tok, out, out_stride, stream_);
+    } else if (n > kMatvecTokens && (w.type == WType::F16 || w.type == WType::BF16) && w.k % 32 == 0 &&
+               x_stride % 4 == 0 && aligned16(x) && w.main_row % 16 == 0) {
+        launch_mma_half(w, act, n, out, out_stride, stream_);
+    } else {
+        run_prepared(w, act, n, out, out_stride, w.rows, 0);
+    }
+}
+
+void MatmulRunner::matmul_grouped(const DevWeight &w, const float *x, uint32_t n, uint32_t groups, uint32_t rank,
+                                  float *out) {
+    if (n == 0) return;
+    const uint64_t gdim = w.k, row_len = gdim * groups, out_len = uint64_t{groups} * rank;
+    if (w.rows != out_len)
+        fail("grouped projection: weight has %llu rows, expected %u groups x %u", static_cast<unsigned long long>(w.rows),
+             groups, rank);
+    const DevAct act = act_.prepare(w.type, x, row_len, static_cast<uint32_t>(row_len), n, stream_);
+    const bool batched_half = (w.type == WType::F16 || w.type == WType::BF16) && w.k % 32 == 0 && aligned16(x) &&
+                              row_len % 4 == 0 && gdim % 4 == 0 && w.main_row % 16 == 0;
+    const uint64_t tiles = uint64_t{groups} * ((rank + kGemmTileRows - 1) / kGemmTileRows) *
+                           ((n + kGemmTileTokens - 1) / kGemmTileTokens);
+    if (n > kMatvecTokens && batched(tiles) && (is_quantized(w.type) || batched_half)) {
+        for (uint32_t g = 0; g < groups; g++) {
+            const DevWeight wg = slice_rows(w, uint64_t{g} * rank, rank);
+            const DevAct ag = offset_act(act, uint64_t{g} * gdim);
+            float *og = out + uint64_t{g} * rank;
+            if (is_quantized(w.type)) {
+                GemmTokens tok;
+                tok.n = n;
+                launch_mmq(wg, ag, tok, og, out_len, stream_);
+            } else {
+                launch_mma_half(wg, ag, n, og, out_len, stream_);
+            }
+        }
+    } else {
+        run_prepared(w, act, n, out, out_len, rank, gdim);
+    }
+}
+
+}  // namespace dstar::backend::cuda

@@ -1,0 +1,55 @@
+// Matrix products on the device: prepares the activations the weight type needs (int8
+// codes for quantized weights, as the CPU reference quantizes them) and picks the kernel:
+// decode matvec for up to 8 tokens, tensor-core batched products above (int8 for quantized
+// weights, f16/bf16 with split activations for half weights), F32 weights always through the matvec (in groups of
+// 8 tokens: f32 files are for exact comparisons, not speed).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/scratch.h"
+
+namespace dstar::backend::cuda {
+
+// Activations quantized for one weight type, in scratch memory owned by this object.
+class ActivationBuffer {
+public:
+    // n rows of `cols` floats (row stride x_stride) prepared for weights of type t: for
+    // quantized types the codes of the whole rows (cols a multiple of the type's block).
+    DevAct prepare(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n, cudaStream_t stream);
+
+private:
+    DeviceScratch q_, d_, bsums_;
+};
+
+// The activation view of columns [col0, ...) of prepared activations (grouped products).
+DevAct offset_act(const DevAct &a, uint64_t col0);
+// Rows [row0, row0 + rows) of a weight as a weight of its own.
+DevWeight slice_rows(const DevWeight &w, uint64_t row0, uint64_t rows);
+
+class MatmulRunner {
+public:
+    // `sm_count`: multiprocessors of the GPU.  Batched tensor-core products are used only
+    // when their tile grid fills at least half of them; smaller problems (a few rows, as in
+    // the hyper-connection mixes and the router, or a few tokens) run faster as matvec
+    // passes over groups of 8 tokens than as a handful of long-running tiles.
+    MatmulRunner(cudaStream_t stream, int sm_count) : stream_(stream), sm_count_(sm_count > 0 ? sm_count : 1) {}
+
+    // out[t * out_stride + r] = row r of w . x[t] for t < n (x: n rows of w.k floats, stride
+    // x_stride).
+    void matmul(const DevWeight &w, const float *x, uint64_t x_stride, uint32_t n, float *out, uint64_t out_stride);
+    // Grouped low-rank projection (model.md §3.3 step 13): group g of x (columns
+    // [g*w.k, (g+1)*w.k)) times rows [g*rank, (g+1)*rank) of w; out row length groups*rank.
+    void matmul_grouped(const DevWeight &w, const float *x, uint32_t n, uint32_t groups, uint32_t rank, float *out);
+
+private:
+    void run_prepared(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
+                      uint64_t rows_per_group, uint64_t group_offset);
+    bool batched(uint64_t tiles) const { return 2 * tiles >= static_cast<uint64_t>(sm_count_); }
+    cudaStream_t stream_;
+    int sm_count_;
+    ActivationBuffer act_;
+};
+
+}  // namespace dstar::backend::cuda

@@ -1,0 +1,247 @@
+// Host-callable launchers of the CUDA backend's kernels and the plain structs they take.
+//
+// Everything here is ordinary C++ (no device code), so the backend class (cuda_backend.cpp)
+// is compiled by the host compiler with the project's warning flags.  Every launcher
+// enqueues work on `stream` and returns at once; pointers are device memory unless a
+// comment says otherwise.  Launchers check their launch (check.h) and throw Error on a
+// CUDA failure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime_api.h>
+
+namespace dstar::backend::cuda {
+
+// Weight encodings the kernels read.
+enum class WType : uint8_t { F32, F16, BF16, Q8_0, Q2_K, Q4_K, IQ2_XXS, I32 };
+
+// Geometry of one block of a weight type: in the file, and in the device layout, where a
+// block's payload (codes, 16-byte multiple) lives in the "main" region and its f16
+// scale(s) in the "side" region, so that kernels can read the codes with 16-byte loads
+// (ggml's 34-, 66- and 84-byte blocks are not 16-byte aligned).
+struct BlockGeom {
+    uint32_t elems;       // elements per block
+    uint32_t file_bytes;  // bytes per block in the GGUF file
+    uint32_t main_bytes;  // bytes per block in the main region
+    uint32_t side_bytes;  // bytes per block in the side region
+};
+
+constexpr BlockGeom block_geom(WType t) {
+    switch (t) {
+    case WType::F32: return {1, 4, 4, 0};
+    case WType::F16: return {1, 2, 2, 0};
+    case WType::BF16: return {1, 2, 2, 0};
+    case WType::Q8_0: return {32, 34, 32, 2};      // main: qs[32]; side: d
+    case WType::Q2_K: return {256, 84, 80, 4};     // main: qs[64], scales[16]; side: d, dmin
+    case WType::Q4_K: return {256, 144, 144, 0};   // kept as in the file (16-byte multiple)
+    case WType::IQ2_XXS: return {256, 66, 64, 2};  // main: qs[64]; side: d
+    case WType::I32: return {1, 4, 4, 0};
+    }
+    return {1, 1, 1, 0};
+}
+
+constexpr bool is_quantized(WType t) {
+    return t == WType::Q8_0 || t == WType::Q2_K || t == WType::Q4_K || t == WType::IQ2_XXS;
+}
+// K-quant / IQ2 types: activations are quantized to Q8_K (per 256) for them, to Q8_0 (per
+// 32) for Q8_0 weights (ds4's CPU numerics, quants.md §7).
+constexpr bool uses_q8k(WType t) { return t == WType::Q2_K || t == WType::Q4_K || t == WType::IQ2_XXS; }
+
+// A weight matrix (or a stack of expert matrices) in device memory.
+struct DevWeight {
+    WType type = WType::F32;
+    const uint8_t *main = nullptr;  // row r at main + r * main_row
+    const uint8_t *side = nullptr;  // row r at side + r * side_row (null for types without one)
+    uint64_t main_row = 0, side_row = 0;
+    uint32_t k = 0;                 // elements per row (ne0)
+    uint64_t rows = 0;              // ne1 * ne2
+    uint64_t rows_per_expert = 0;   // ne1
+    const uint64_t *iq2_grid = nullptr;  // the IQ2_XXS codebook in device memory
+};
+
+// Activations of n tokens as a matmul reads them.
+enum class ActKind : uint8_t { Float, Q8_0, Q8_K };
+struct DevAct {
+    ActKind kind = ActKind::Float;
+    const float *x = nullptr;      // Float: row t at x + t * stride
+    const int8_t *q = nullptr;     // Q8_0/Q8_K: codes, row t at q + t * stride (stride % 16 == 0)
+    const float *d = nullptr;      // Q8_0: one scale per 32 codes; Q8_K: one per 256
+    const int32_t *bsums = nullptr;  // Q8_K: sum of each 16 codes
+    uint64_t stride = 0;           // elements (= code bytes) per token row
+};
+
+// ---- memory, weights (memory.cu) ----
+void launch_fill(float *dst, float value, size_t n, cudaStream_t stream);
+// Rewrites `blocks` consecutive file blocks of type t (staged in device memory) into the
+// device layout: main + i * main_bytes, side + i * side_bytes.
+void launch_repack(WType t, const uint8_t *file_blocks, uint64_t blocks, uint8_t *main, uint8_t *side,
+                   cudaStream_t stream);
+
+// ---- activation quantization (act_quant.cu) ----
+// x: n rows of k floats (row stride x_stride); k % 32 == 0 (Q8_0) or % 256 == 0 (Q8_K).
+// Codes are written with row stride `k`; scales with k/32 (Q8_0) or k/256 (Q8_K) per row,
+// bsums with k/16 per row.
+void launch_quantize_q8_0(const float *x, uint64_t x_stride, uint32_t n, uint32_t k, int8_t *q, float *d,
+                          cudaStream_t stream);
+void launch_quantize_q8_k(const float *x, uint64_t x_stride, uint32_t n, uint32_t k, int8_t *q, float *d,
+                          int32_t *bsums, cudaStream_t stream);
+
+// ---- decode matrix-vector products (matvec_quant.cu, matvec_float.cu) ----
+// out[t * out_stride + r] = row r of W . activation of token t, for t < n (n <= 8) and every
+// row r.  Row r reads the activation columns starting at (r / rows_per_group) * group_offset
+// (grouped projections; rows_per_group = rows and group_offset = 0 otherwise).
+struct MatvecArgs {
+    DevWeight w;
+    DevAct act;
+    uint32_t n = 0;
+    float *out = nullptr;
+    uint64_t out_stride = 0;
+    uint64_t rows_per_group = 0;
+    uint64_t group_offset = 0;
+};
+void launch_matvec_quant(const MatvecArgs &a, cudaStream_t stream);
+void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream);
+
+// ---- batched products on tensor cores (mmq.cu: quantized weights; mma_half.cu: F16/BF16) ----
+// Tokens of a batched product: either tokens 0..n-1 in order, or (MoE) groups of (token,
+// expert) pairs: tile i covers pairs[tile_begin[i] .. + tile_count[i]) of expert
+// tile_expert[i], activation row pair / act_div, output row pair.
+struct GemmTokens {
+    uint32_t n = 0;                      // plain: tokens; grouped: upper bound of tiles
+    const int32_t *tile_expert = nullptr;  // grouped only (device arrays)
+    const int32_t *tile_begin = nullptr;
+    const int32_t *tile_count = nullptr;
+    const int32_t *n_tiles = nullptr;
+    const int32_t *pairs = nullptr;
+    uint32_t act_div = 1;
+};
+constexpr uint32_t kGemmTileTokens = 64;  // tokens per tile of the batched products
+constexpr uint32_t kGemmTileRows = 64;    // weight rows per tile of the batched products
+// out[token * out_stride + r] = row r (of expert e when grouped) . activation row.
+// mmq: act is Q8_0 (Q8_0 weights) or Q8_K (Q2_K/Q4_K/IQ2_XXS) quantized; results equal the
+// CPU reference's per-block arithmetic in the same order.  mma_half: act is Float, split into
+// two parts of the weight's half type (near-f32 products); w.k % 32 == 0.
+void launch_mmq(const DevWeight &w, const DevAct &act, const GemmTokens &tok, float *out, uint64_t out_stride,
+                cudaStream_t stream);
+void launch_mma_half(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
+                     cudaStream_t stream);
+
+// ---- norms and elementwise (norm.cu, elementwise.cu) ----
+void launch_rms_norm(float *out, const float *x, const float *w, uint32_t rows, uint32_t dim, float eps,
+                     cudaStream_t stream);
+void launch_embed(const DevWeight &table, const int32_t *tokens, uint32_t n, uint32_t n_hc, float *x_hc,
+                  cudaStream_t stream);
+void launch_scale(float *x, float s, size_t n, cudaStream_t stream);
+void launch_add(float *out, const float *a, const float *b, size_t n, cudaStream_t stream);
+void launch_swiglu(float *out, const float *g, const float *u, size_t n, float clamp, cudaStream_t stream);
+
+// ---- RoPE (rope.cu) ----
+// The per-layer constants of RoPE (model::RopeParams), with ds4's per-pair YaRN blend and
+// magnitude factor evaluated on the host so that the device reproduces the CPU's floats.
+constexpr uint32_t kMaxRopePairs = 64;
+struct RopeTable {
+    float theta_scale = 1.0f, freq_scale = 1.0f, mscale = 1.0f;
+    uint32_t n_rot = 0;
+    uint32_t ext = 0;                 // YaRN blend on
+    float ramp_mix[kMaxRopePairs] = {};
+};
+void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope,
+                 uint32_t pos0, bool inverse, cudaStream_t stream);
+
+// ---- QAT simulations (qat.cu) ----
+void launch_fp8_kv_round(float *x, uint32_t rows, uint32_t head_dim, uint32_t n_nope, cudaStream_t stream);
+void launch_indexer_qat(float *x, uint32_t rows, cudaStream_t stream);  // 128-value rows
+
+// ---- hyper-connections (hc.cu) ----
+// From mix [n][2*n_hc + n_hc^2]: post, comb and out[t] = sum_h pre_h x_hc[t][h].
+void launch_hc_split_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
+                         uint32_t n_hc, uint32_t embd, uint32_t iters, float hc_eps, float *out, float *post,
+                         float *comb, cudaStream_t stream);
+void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const float *post, const float *comb,
+                    uint32_t n, uint32_t n_hc, uint32_t embd, cudaStream_t stream);
+// From mix [n][n_hc]: out[t] = sum_h (sigma(mix*scale + base) + eps) x_hc[t][h].
+void launch_hc_head_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
+                        uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream);
+
+// ---- attention (compressor.cu, indexer.cu, attention.cu) ----
+// One streaming compressor (model.md §3.4) over a batch of n tokens at pos0..
+struct CompressorArgs {
+    float *state_kv = nullptr, *state_score = nullptr;  // frontier [coff*ratio][width]
+    const float *kv = nullptr, *score = nullptr;        // batch [n][width]
+    const float *ape = nullptr;                         // [ratio][width]
+    const float *norm = nullptr;                        // [head_dim]
+    float *rows = nullptr;                              // compressed cache [cap][head_dim]
+    uint32_t head_dim = 0, ratio = 0, pos0 = 0, n = 0;
+    RopeTable rope;
+    bool indexer = false;  // Hadamard + FP4 instead of FP8
+    bool qat = true;
+    float eps = 1e-6f;
+};
+// Emits every compressed row whose window closes inside the batch (reads the frontier as it
+// was before the batch).
+void launch_compressor_emit(const CompressorArgs &a, cudaStream_t stream);
+// Advances the frontier to the state after the batch (run after the emits).
+void launch_compressor_advance(const CompressorArgs &a, cudaStream_t stream);
+// Stores the batch's raw rows (f16-rounded when qat) into the ring: rows of the last
+// min(n, raw_cap) tokens.
+void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n, uint32_t pos0, uint32_t head_dim,
+                      bool qat, cudaStream_t stream);
+
+// Indexer scores of tokens t in [t0, t0 + nt): score[(t - t0) * score_stride + c] for
+// c < (pos0 + t + 1) / 4.
+struct IndexerArgs {
+    const float *idx_rows = nullptr;  // [cap][idx_head_dim]
+    const float *q = nullptr;         // [n][idx_head * idx_head_dim]
+    const float *w = nullptr;         // [n][idx_head]
+    uint32_t idx_head = 0, idx_head_dim = 0, ratio = 4, pos0 = 0;
+};
+void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, float *scores, uint64_t score_stride,
+                           cudaStream_t stream);
+// Top-k of each token's scores (ties: the lower row index), as ascending row lists:
+// sel[(t - t0) * top_k + i], i < top_k.  Needs count > top_k rows for every token.
+void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, uint32_t pos0,
+                         uint32_t ratio, uint32_t top_k, int32_t *sel, cudaStream_t stream);
+
+struct AttentionArgs {
+    const float *q = nullptr;      // [n][n_head * head_dim]
+    const float *kv = nullptr;     // [n][head_dim] (this batch's raw rows, not yet f16-rounded)
+    const float *raw = nullptr;    // ring [raw_cap][head_dim] holding positions < pos0
+    const float *comp = nullptr;   // compressed rows [cap][head_dim] (ratio != 0)
+    const float *sinks = nullptr;  // [n_head]
+    const int32_t *sel = nullptr;  // indexer row lists for tokens >= sel_t0 ([.][sel_stride])
+    const int32_t *sel_count = nullptr;  // per token (from sel_t0), or null: sel_stride rows each
+    uint32_t sel_t0 = 0, sel_stride = 0;
+    float *out = nullptr;          // [n][n_head * head_dim]
+    float *partial = nullptr;      // split scratch: [splits][n][n_head][head_dim + 2]
+    uint32_t n = 0, pos0 = 0, n_head = 0, head_dim = 0, window = 0, raw_cap = 0, ratio = 0;
+    uint32_t splits = 1;
+    bool qat = true;
+};
+void launch_attention(const AttentionArgs &a, cudaStream_t stream);
+
+// ---- router and routed experts (moe_route.cu, moe_experts.cu) ----
+void launch_route(const float *logits, const float *bias, const int32_t *tid2eid, const int32_t *tokens, uint32_t n,
+                  uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights,
+                  cudaStream_t stream);
+// Decode path (any n; each (token, expert) pair reads its expert's rows):
+// mid[p][i] = silu(min(gate_e . x_t, c)) * clamp(up_e . x_t) * weights[p], p = t*k + j.
+void launch_moe_gate_up(const DevWeight &gate, const DevWeight &up, const DevAct &x, const int32_t *sel,
+                        const float *weights, uint32_t n, uint32_t k, float clamp, float *mid, cudaStream_t stream);
+// out[t] = sum over j in order of down_{e_j} . mid[t*k + j].
+void launch_moe_down(const DevWeight &down, const DevAct &mid, const int32_t *sel, uint32_t n, uint32_t k,
+                     float *out, uint64_t out_stride, cudaStream_t stream);
+// Prefill path: pairs grouped by expert (stable), tiles of kGemmTileTokens pairs.
+// Arrays: pairs [n*k], tile_* [max_tiles], n_tiles [1]; max_tiles = n*k/64 + 1 + n_expert.
+void launch_moe_group(const int32_t *sel, uint32_t n, uint32_t k, uint32_t n_expert, int32_t *pairs,
+                      int32_t *tile_expert, int32_t *tile_begin, int32_t *tile_count, int32_t *n_tiles,
+                      cudaStream_t stream);
+// mid[p][i] = silu(min(g[p][i], c)) * clamp(u[p][i]) * weights[p] (zero for a pair whose
+// expert is out of range).
+void launch_moe_swiglu(const float *g, const float *u, const int32_t *sel, const float *weights, uint32_t pairs,
+                       uint32_t ff, uint32_t n_expert, float clamp, float *mid, cudaStream_t stream);
+// out[t][o] = sum over j in order of part[t*k + j][o] (pairs with an invalid expert skipped).
+void launch_moe_reduce(const float *part, const int32_t *sel, uint32_t n, uint32_t k, uint32_t d_out,
+                       uint32_t n_expert, float *out, cudaStream_t stream);
+
+}  // namespace dstar::backend::cuda

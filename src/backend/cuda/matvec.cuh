@@ -1,0 +1,96 @@
+// The decode matrix-vector kernel (up to 8 tokens), generic over the per-type pieces of
+// dot.cuh.  Included by matvec_quant.cu and matvec_float.cu, which instantiate it.
+//
+// Work split: a block of 4 warps handles 4 rows (SPLIT = 1, short rows: one warp per row)
+// or 1 row (SPLIT = 4, long rows: the warps share the row's chunks and their sums are added
+// in warp order).  Each lane streams two 16-byte weight chunks per step and uses each for
+// all NT tokens, so the weights are read once whatever the token count.  Reductions are
+// shuffles and fixed-order adds: the result does not depend on timing.
+#pragma once
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/dot.cuh"
+
+namespace dstar::backend::cuda {
+
+template <class D, int NT, int SPLIT>
+__global__ void __launch_bounds__(128) matvec_kernel(MatvecArgs a) {
+    constexpr int U = 2;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const uint64_t row = uint64_t{blockIdx.x} * (4 / SPLIT) + warp / SPLIT;
+    const int part = warp % SPLIT;
+    const bool row_ok = row < a.w.rows;
+    const uint32_t nch = a.w.k / D::kElems;
+    const uint64_t off = row_ok ? (row / a.rows_per_group) * a.group_offset : 0;
+    typename D::Acc acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0;
+    for (uint32_t base = part * 32; base < nch; base += 32 * SPLIT * U) {
+        typename D::W wc[U] = {};
+        uint32_t c[U];
+        bool v[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            c[u] = base + u * 32 * SPLIT + lane;
+            v[u] = row_ok && c[u] < nch;
+            if (v[u]) D::load(wc[u], a.w, row, c[u]);
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < static_cast<int>(a.n)) acc[t] += D::term(wc[u], a.act, t, c[u], off, v[u]);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = warp_sum(acc[t]);
+    if constexpr (SPLIT == 1) {
+        if (lane == 0 && row_ok) {
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < static_cast<int>(a.n)) a.out[t * a.out_stride + row] = D::finish(acc[t]);
+        }
+    } else {
+        __shared__ typename D::Acc sums[4][NT];
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) sums[warp][t] = acc[t];
+        }
+        __syncthreads();
+        const int t = static_cast<int>(threadIdx.x);
+        if (t < NT && t < static_cast<int>(a.n) && row_ok) {
+            typename D::Acc s = sums[0][t];
+            for (int w = 1; w < 4; w++) s += sums[w][t];
+            a.out[t * a.out_stride + row] = D::finish(s);
+        }
+    }
+}
+
+// Launches the kernel for n <= 8 tokens with the smallest token-count template >= n.
+// AllowSplit: whether the 4-warps-per-row variant exists for this type (long rows).
+template <class D, bool AllowSplit>
+void launch_matvec_typed(const MatvecArgs &a, cudaStream_t stream) {
+    const uint32_t nch = a.w.k / D::kElems;
+    const bool split = AllowSplit && nch >= 256;
+    const uint64_t rows_per_block = split ? 1 : 4;
+    const uint64_t blocks = (a.w.rows + rows_per_block - 1) / rows_per_block;
+    if (blocks == 0 || a.n == 0) return;
+    const unsigned grid = static_cast<unsigned>(blocks);
+    auto go = [&](auto nt) {
+        constexpr int NT = decltype(nt)::value;
+        if constexpr (AllowSplit) {
+            if (split) {
+                matvec_kernel<D, NT, 4><<<grid, 128, 0, stream>>>(a);
+                return;
+            }
+        }
+        matvec_kernel<D, NT, 1><<<grid, 128, 0, stream>>>(a);
+    };
+    if (a.n <= 1) go(std::integral_constant<int, 1>{});
+    else if (a.n <= 2) go(std::integral_constant<int, 2>{});
+    else if (a.n <= 4) go(std::integral_constant<int, 4>{});
+    else go(std::integral_constant<int, 8>{});
+    check_launch("matvec", stream);
+}
+
+}  // namespace dstar::backend::cuda

@@ -1,0 +1,32 @@
+// RoPE angles on the device, with the CPU reference's float recipe (model/rope.cpp): the
+// extrapolated angle of pair j is the position multiplied j times by theta_scale, the YaRN
+// blend and magnitude factor come precomputed in the RopeTable.
+#pragma once
+
+#include "backend/cuda/device.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace dstar::backend::cuda {
+
+__device__ __forceinline__ void rope_cos_sin(const RopeTable &r, uint32_t pos, uint32_t j, bool inverse, float &c,
+                                             float &s) {
+    float theta_extrap = static_cast<float>(pos);
+    for (uint32_t i = 0; i < j; i++) theta_extrap *= r.theta_scale;
+    const float theta_interp = r.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    if (r.ext) {
+        const float mix = r.ramp_mix[j];
+        theta = theta_interp * (1.0f - mix) + theta_extrap * mix;
+    }
+    c = cosf(theta) * r.mscale;
+    s = (inverse ? -1.0f : 1.0f) * sinf(theta) * r.mscale;
+}
+
+// Rotates pair j of a head's tail in place.
+__device__ __forceinline__ void rope_pair(float *tail, uint32_t j, float c, float s) {
+    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
+    tail[2 * j] = x0 * c - x1 * s;
+    tail[2 * j + 1] = x0 * s + x1 * c;
+}
+
+}  // namespace dstar::backend::cuda

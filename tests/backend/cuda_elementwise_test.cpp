@@ -1,0 +1,141 @@
+// CUDA RMS norm, embedding, scale/add/SwiGLU, RoPE and the QAT simulations against the CPU
+// reference.  Tolerances: embedding, scale, add and the QAT simulations are the same float
+// operations on the same inputs, so equal bits are required; RMS norm sums in double in a
+// different order, which can move the scale by one ulp (1e-6 relative allowed); SwiGLU and
+// RoPE call expf / cosf / sinf, whose CUDA versions may differ from glibc's by an ulp or two
+// (1e-6 relative to the values' scale allowed).
+#include <gtest/gtest.h>
+
+#include "backend/cuda_test_util.h"
+#include "common/error.h"
+#include "model/config.h"
+#include "model/rope.h"
+
+namespace dstar::backend::test {
+namespace {
+
+using gguf::TensorType;
+
+void report(const std::string &what, const Diff &d) { std::printf("%-40s %s\n", what.c_str(), d.str().c_str()); }
+
+TEST(CudaElementwise, RmsNorm) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    for (uint32_t dim : {64u, 192u, 4096u, 16384u}) {
+        for (uint32_t rows : {1u, 37u}) {
+            Mirror x(random_floats(size_t{rows} * dim, dim + rows, 3.0f));
+            HostWeight hw = make_vector(random_floats(dim, 5 * dim));
+            const Weight wc = b.cpu->bind(hw.tensor, true), wg = b.gpu->bind(hw.tensor, true);
+            Mirror out(size_t{rows} * dim);
+            b.cpu->rms_norm(out.cpu, x.cpu, &wc, rows, dim, 1e-6f);
+            b.gpu->rms_norm(out.gpu, x.gpu, &wg, rows, dim, 1e-6f);
+            Diff d = compare(out.cpu_values(), out.gpu_values());
+            report(strformat("rms_norm dim=%u rows=%u", dim, rows), d);
+            EXPECT_EQ(d.bad, 0u);
+            EXPECT_LE(d.max_abs, 1e-6 * d.ref_max);
+            // In place, without a weight (the per-head query norm).
+            b.cpu->rms_norm(x.cpu, x.cpu, nullptr, rows, dim, 1e-6f);
+            b.gpu->rms_norm(x.gpu, x.gpu, nullptr, rows, dim, 1e-6f);
+            d = compare(x.cpu_values(), x.gpu_values());
+            EXPECT_EQ(d.bad, 0u);
+            EXPECT_LE(d.max_abs, 1e-6 * d.ref_max);
+        }
+    }
+}
+
+TEST(CudaElementwise, EmbedEveryType) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q2_K,
+                         TensorType::Q4_K, TensorType::IQ2_XXS}) {
+        HostWeight hw = make_weight(t, 512, 50, 1, 11);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        const std::vector<int32_t> tokens = {0, 49, 7, 7, 23};
+        Mirror out(tokens.size() * 4 * 512);
+        b.cpu->embed(wc, tokens.data(), 5, 4, out.cpu);
+        b.gpu->embed(wg, tokens.data(), 5, 4, out.gpu);
+        const Diff d = compare(out.cpu_values(), out.gpu_values());
+        report(strformat("embed %s", tname(t)), d);
+        EXPECT_EQ(d.mismatches, 0u) << tname(t);
+        const int32_t bad = 50;
+        EXPECT_THROW(b.gpu->embed(wg, &bad, 1, 4, out.gpu), Error);
+    }
+}
+
+TEST(CudaElementwise, ScaleAddSwiglu) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const size_t n = 70001;
+    Mirror g(random_floats(n, 1, 6.0f)), u(random_floats(n, 2, 6.0f)), out(n);
+    b.cpu->add(out.cpu, g.cpu, u.cpu, n);
+    b.gpu->add(out.gpu, g.gpu, u.gpu, n);
+    EXPECT_EQ(compare(out.cpu_values(), out.gpu_values()).mismatches, 0u);
+    b.cpu->scale(out.cpu, 0.37f, n);
+    b.gpu->scale(out.gpu, 0.37f, n);
+    EXPECT_EQ(compare(out.cpu_values(), out.gpu_values()).mismatches, 0u);
+    for (float clamp : {10.0f, 0.0f}) {
+        b.cpu->swiglu(out.cpu, g.cpu, u.cpu, n, clamp);
+        b.gpu->swiglu(out.gpu, g.gpu, u.gpu, n, clamp);
+        const Diff d = compare(out.cpu_values(), out.gpu_values());
+        report(strformat("swiglu clamp %g", clamp), d);
+        EXPECT_EQ(d.bad, 0u);
+        EXPECT_LE(d.max_abs, 1e-6 * d.ref_max);
+    }
+}
+
+TEST(CudaElementwise, RopeForwardAndInverse) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const model::ModelConfig cfg = model::ModelConfig::flash();
+    for (uint32_t layer : {0u, 2u}) {  // plain base 10000; base 160000 with YaRN
+        const model::RopeParams p = model::rope_params(cfg, layer);
+        for (uint32_t pos0 : {0u, 1000u, 100000u, 1000000u}) {
+            const uint32_t n = 9, heads = 3, hd = 512, stride = heads * hd + 5;
+            Mirror x(random_floats(size_t{n} * stride, pos0 + layer));
+            for (bool inverse : {false, true}) {
+                b.cpu->rope(x.cpu, n, stride, heads, hd, p, pos0, inverse);
+                b.gpu->rope(x.gpu, n, stride, heads, hd, p, pos0, inverse);
+                const Diff d = compare(x.cpu_values(), x.gpu_values());
+                report(strformat("rope layer %u pos0 %u%s", layer, pos0, inverse ? " inverse" : ""), d);
+                EXPECT_EQ(d.bad, 0u);
+                EXPECT_LE(d.max_abs, 2e-6 * d.ref_max);
+            }
+        }
+    }
+}
+
+TEST(CudaElementwise, Fp8KvRoundIsExact) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const uint32_t rows = 300, hd = 512, n_rot = 64;
+    std::vector<float> x = random_floats(size_t{rows} * hd, 17);
+    // Rows at many magnitudes, some below the 1e-4 scale floor, some exact powers of two.
+    for (uint32_t r = 0; r < rows; r++)
+        for (uint32_t i = 0; i < hd; i++) x[size_t{r} * hd + i] *= std::ldexp(1.0f, static_cast<int>(r % 40) - 25);
+    for (uint32_t i = 0; i < 64; i++) x[i] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(1.0f, static_cast<int>(i % 9));
+    Mirror m(x);
+    b.cpu->fp8_kv_round(m.cpu, rows, hd, n_rot);
+    b.gpu->fp8_kv_round(m.gpu, rows, hd, n_rot);
+    const Diff d = compare(m.cpu_values(), m.gpu_values());
+    report("fp8_kv_round", d);
+    EXPECT_EQ(d.mismatches, 0u);
+}
+
+TEST(CudaElementwise, IndexerQatIsExact) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const uint32_t rows = 500;
+    std::vector<float> x = random_floats(size_t{rows} * 128, 19);
+    for (uint32_t r = 0; r < rows; r++)
+        for (uint32_t i = 0; i < 128; i++) x[size_t{r} * 128 + i] *= std::ldexp(1.0f, static_cast<int>(r % 30) - 15);
+    Mirror m(x);
+    b.cpu->indexer_qat(m.cpu, rows, 128);
+    b.gpu->indexer_qat(m.gpu, rows, 128);
+    const Diff d = compare(m.cpu_values(), m.gpu_values());
+    report("indexer_qat", d);
+    EXPECT_EQ(d.mismatches, 0u);
+    EXPECT_THROW(b.gpu->indexer_qat(m.gpu, 1, 64), Error);
+}
+
+}  // namespace
+}  // namespace dstar::backend::test

@@ -1,0 +1,127 @@
+// CUDA matrix products against the CPU reference, for every weight type, token counts on
+// both sides of the decode/batched switch (8), row counts that leave partial tiles, and
+// rows that are not whole 256-element steps (Q8_0) or 16-byte chunks (F16).  Small
+// matrices run batches as matvec passes (too few tiles to fill the GPU); 8448 rows give the
+// tensor-core paths enough tiles to be taken on any GPU up to 264 multiprocessors.
+//
+// Tolerances, by path:
+//  - quantized, batched (n > 8, int8 tensor cores): every block term and the order of
+//    accumulation are the CPU's, so the result is the CPU's; a relative 1e-6 of the output
+//    scale is allowed only so that a benign last-bit difference reports instead of failing.
+//  - quantized and float, decode (n <= 8): the same block terms (float rows: products) added
+//    in a different order: f32 rounding of a sum of <= 2K terms, far below 1e-5 of the scale.
+//  - F16 batched: activations split into two f16 parts (2^-22 relative per product) and
+//    tensor-core f32 accumulation: within 2e-5 of the scale; BF16 batched: two bf16 parts
+//    (2^-16): within 5e-4 of the scale.  Bugs give O(1) errors.
+#include <gtest/gtest.h>
+
+#include "backend/cuda_test_util.h"
+#include "common/error.h"
+
+namespace dstar::backend::test {
+namespace {
+
+using gguf::TensorType;
+
+struct Case {
+    TensorType type;
+    uint32_t k;
+};
+
+void expect_close(const Diff &d, TensorType type, uint32_t n, const std::string &what) {
+    SCOPED_TRACE(what + ": " + d.str());
+    std::printf("%-40s %s\n", what.c_str(), d.str().c_str());
+    EXPECT_EQ(d.bad, 0u);
+    const bool quantized = type == TensorType::Q8_0 || type == TensorType::Q2_K || type == TensorType::Q4_K ||
+                           type == TensorType::IQ2_XXS;
+    if (n <= 8 || type == TensorType::F32) {
+        EXPECT_LE(d.max_abs, 1e-5 * d.ref_max);
+    } else if (quantized) {
+        EXPECT_LE(d.max_abs, 1e-6 * d.ref_max);
+    } else if (type == TensorType::F16) {
+        EXPECT_LE(d.max_abs, 2e-5 * d.ref_max);
+    } else {
+        EXPECT_LE(d.max_abs, 5e-4 * d.ref_max);
+    }
+}
+
+class CudaMatmul : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaMatmul, MatchesCpu) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const Case c = GetParam();
+    struct Size {
+        uint32_t rows;
+        std::vector<uint32_t> tokens;
+    };
+    // 100 rows: one full and one partial tile; 8448 rows: the batched kernels.
+    for (const Size &sz : {Size{100, {1, 2, 5, 8, 9, 33, 64, 100}}, Size{8448, {9, 70}}}) {
+        HostWeight hw = make_weight(c.type, c.k, sz.rows, 1, 1000 + c.k + sz.rows);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        for (uint32_t n : sz.tokens) {
+            Mirror x(random_floats(size_t{n} * c.k, 7 * n + c.k));
+            Mirror out(size_t{n} * sz.rows);
+            b.cpu->matmul(out.cpu, wc, x.cpu, n);
+            b.gpu->matmul(out.gpu, wg, x.gpu, n);
+            expect_close(compare(out.cpu_values(), out.gpu_values()), c.type, n,
+                         strformat("matmul %s k=%u rows=%u n=%u", tname(c.type), c.k, sz.rows, n));
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul,
+                         ::testing::Values(Case{TensorType::F32, 256}, Case{TensorType::F32, 66},
+                                           Case{TensorType::F16, 512}, Case{TensorType::F16, 100},
+                                           Case{TensorType::BF16, 256}, Case{TensorType::Q8_0, 1024},
+                                           Case{TensorType::Q8_0, 96}, Case{TensorType::Q2_K, 512},
+                                           Case{TensorType::Q4_K, 768}, Case{TensorType::IQ2_XXS, 512}),
+                         [](const ::testing::TestParamInfo<Case> &i) {
+                             return std::string(tname(i.param.type)) + "_k" + std::to_string(i.param.k);
+                         });
+
+// Grouped low-rank projection: group g of each row times its own block of weight rows.
+class CudaMatmulGrouped : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(CudaMatmulGrouped, MatchesCpu) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const TensorType type = GetParam();
+    const uint32_t groups = 4, gdim = 256;
+    // rank 48: partial tiles, matvec passes; rank 1056: enough tiles for the batched kernels.
+    for (uint32_t rank : {48u, 1056u}) {
+        HostWeight hw = make_weight(type, gdim, uint64_t{groups} * rank, 1, 77 + rank);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        for (uint32_t n : {1u, 3u, 8u, 20u, 70u}) {
+            Mirror x(random_floats(size_t{n} * groups * gdim, 31 * n));
+            Mirror out(size_t{n} * groups * rank);
+            b.cpu->matmul_grouped(out.cpu, wc, x.cpu, n, groups, rank);
+            b.gpu->matmul_grouped(out.gpu, wg, x.gpu, n, groups, rank);
+            expect_close(compare(out.cpu_values(), out.gpu_values()), type, n,
+                         strformat("grouped %s rank=%u n=%u", tname(type), rank, n));
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaMatmulGrouped,
+                         ::testing::Values(TensorType::Q8_0, TensorType::F16, TensorType::F32, TensorType::Q4_K),
+                         [](const ::testing::TestParamInfo<TensorType> &i) { return std::string(tname(i.param)); });
+
+// The output-head shape class: many rows, long rows (the 4-warps-per-row matvec variant).
+TEST(CudaMatmulLong, Q8_0LongRows) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    HostWeight hw = make_weight(TensorType::Q8_0, 8192, 300, 1, 5);
+    const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+    for (uint32_t n : {1u, 4u, 16u}) {
+        Mirror x(random_floats(size_t{n} * 8192, 99 + n));
+        Mirror out(size_t{n} * 300);
+        b.cpu->matmul(out.cpu, wc, x.cpu, n);
+        b.gpu->matmul(out.gpu, wg, x.gpu, n);
+        expect_close(compare(out.cpu_values(), out.gpu_values()), TensorType::Q8_0, n,
+                     strformat("long Q8_0 k=8192 n=%u", n));
+    }
+}
+
+}  // namespace
+}  // namespace dstar::backend::test
