@@ -85,12 +85,23 @@ struct Call {
         return api == Api::Completions ? completion_reply(r, text) : chat_reply(r, text, setup.thinking, {}, ids);
     }
 
+    // Waits for the first event that decides the HTTP status: Started (the prompt is in, the
+    // answer will be a 200) or Done (refused, or finished before any token).
+    JobEvent wait_decided() {
+        for (;;) {
+            std::optional<JobEvent> ev = handle->next(std::chrono::seconds(1));
+            if (ev && (ev->kind == JobEvent::Kind::Done || ev->kind == JobEvent::Kind::Started)) return std::move(*ev);
+        }
+    }
+
     JobResult wait_done() {
         for (;;) {
             std::optional<JobEvent> ev = handle->next(std::chrono::seconds(1));
             if (ev && ev->kind == JobEvent::Kind::Done) return std::move(ev->result);
         }
     }
+
+    void whole(httplib::DataSink &sink);
 
     // The reply exists: remember its tool calls for exact replay and bind the slot for the
     // client's continuation, before the client can see the final bytes and send its next
@@ -138,6 +149,45 @@ struct Call {
 
     void stream(std::optional<JobEvent> first, httplib::DataSink &sink);
 };
+
+// A non-streaming reply whose generation is running.  No byte of JSON is ready before the end,
+// but a client that gave up must not keep the engine busy until max_tokens: while waiting, a
+// space goes out every couple of seconds (whitespace before a JSON value is valid JSON), and a
+// failed write cancels the job.  (ds4 cannot notice such a client at all.)
+void Call::whole(httplib::DataSink &sink) {
+    const std::chrono::milliseconds heartbeat = std::min<std::chrono::milliseconds>(std::chrono::seconds(2), ctx.opt.keepalive_interval);
+    const std::chrono::milliseconds poll = std::min(kPoll, heartbeat);
+    Clock::time_point last_write = Clock::now();
+    for (;;) {
+        std::optional<JobEvent> ev = handle->next(poll);
+        // Token events come all the time while generating: the heartbeat goes by the clock.
+        if (!(ev && ev->kind == JobEvent::Kind::Done) && Clock::now() - last_write >= heartbeat) {
+            last_write = Clock::now();
+            if (!sink.write(" ", 1)) {
+                handle->cancel();
+                const JobResult r = wait_done();
+                if (r.http_status != 0)
+                    failed(r);
+                else
+                    record(r, reply_of(r, r.text), false);
+                return;
+            }
+        }
+        if (!ev || ev->kind != JobEvent::Kind::Done) continue;
+        const JobResult &r = ev->result;
+        if (r.http_status != 0) {
+            // The status line went out already: the body is the error object alone.
+            const std::string json = error_body(failed(r), error_style_for(api)) + "\n";
+            sink.write(json.data(), json.size());
+            return;
+        }
+        const FinalReply reply = reply_of(r, r.text);
+        record(r, reply, true);
+        const std::string json = reply_json(setup, reply) + "\n";
+        sink.write(json.data(), json.size());
+        return;
+    }
+}
 
 void Call::stream(std::optional<JobEvent> ev, httplib::DataSink &sink) {
     std::unique_ptr<StreamEncoder> enc = make_stream_encoder(setup, ids);
@@ -196,6 +246,48 @@ void Call::stream(std::optional<JobEvent> ev, httplib::DataSink &sink) {
 
 }  // namespace
 
+// A 200 reply whose body `produce` writes as the job runs.  The provider runs outside
+// httplib's handler try-block: an exception there would end the process, so it ends only
+// this reply; headers that could not be written (client gone already) stop the job.
+template <class Produce>
+static void provide_body(const std::shared_ptr<Call> &call, httplib::Response &res, const char *content_type,
+                         Produce produce) {
+    res.status = 200;
+    res.set_chunked_content_provider(
+        content_type,
+        [call, produce = std::move(produce)](size_t, httplib::DataSink &sink) mutable {
+            try {
+                produce(sink);
+            } catch (const std::exception &e) {
+                log_line(strformat("dstar-server: %s #%llu reply failed: %s", api_name(call->api),
+                                   static_cast<unsigned long long>(call->info.number), e.what()));
+                return false;
+            }
+            sink.done();
+            return true;
+        },
+        [call](bool success) {
+            if (!success) call->handle->cancel();
+        });
+}
+
+// Non-streaming: the status is known once the job started generating (or ended before).
+static void answer_whole(const std::shared_ptr<Call> &call, httplib::Response &res, ErrorStyle style) {
+    JobEvent first = call->wait_decided();
+    if (first.kind == JobEvent::Kind::Done) {
+        const JobResult &r = first.result;
+        if (r.http_status != 0) {
+            send_error(res, call->failed(r), style);
+            return;
+        }
+        const FinalReply reply = call->reply_of(r, r.text);
+        call->record(r, reply, true);
+        send_json(res, 200, reply_json(call->setup, reply));
+        return;
+    }
+    provide_body(call, res, "application/json", [call](httplib::DataSink &sink) { call->whole(sink); });
+}
+
 void handle_generate(ServerContext &ctx, Api api, const std::string &body, httplib::Response &res) {
     const ErrorStyle style = error_style_for(api);
     if (!check_serving(ctx, res, style)) return;
@@ -207,15 +299,7 @@ void handle_generate(ServerContext &ctx, Api api, const std::string &body, httpl
     auto call = std::make_shared<Call>(ctx, api, prepared.request, body);
 
     if (!call->params.stream) {
-        // No byte goes out before the whole reply is ready (as ds4): clients use long timeouts.
-        const JobResult r = call->wait_done();
-        if (r.http_status != 0) {
-            send_error(res, call->failed(r), style);
-            return;
-        }
-        const FinalReply reply = call->reply_of(r, r.text);
-        call->record(r, reply, true);
-        send_json(res, 200, reply_json(call->setup, reply));
+        answer_whole(call, res, style);
         return;
     }
 
@@ -227,27 +311,9 @@ void handle_generate(ServerContext &ctx, Api api, const std::string &body, httpl
         send_error(res, call->failed(first->result), style);
         return;
     }
-    res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [call, first = std::move(first)](size_t, httplib::DataSink &sink) mutable {
-            // This runs outside httplib's handler try-block: an exception here would end the
-            // process, so it ends only this stream (the job is stopped by the releaser).
-            try {
-                call->stream(std::move(first), sink);
-            } catch (const std::exception &e) {
-                log_line(strformat("dstar-server: %s #%llu stream failed: %s", api_name(call->api),
-                                   static_cast<unsigned long long>(call->info.number), e.what()));
-                return false;
-            }
-            sink.done();
-            return true;
-        },
-        // Headers could not be written (client gone before the stream began): stop the job.
-        [call](bool success) {
-            if (!success) call->handle->cancel();
-        });
+    provide_body(call, res, "text/event-stream",
+                 [call, first = std::move(first)](httplib::DataSink &sink) mutable { call->stream(std::move(first), sink); });
 }
 
 }  // namespace dstar::server::api

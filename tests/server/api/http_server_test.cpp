@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -75,6 +76,7 @@ protected:
         delete metrics_;
     }
 
+    void expect_disconnect_cancels(bool stream, const std::function<bool(const std::string &)> &begun);
     void start(HttpOptions h = http_options(), Trace *trace = nullptr, bool ready = true) {
         api_ = std::make_unique<ApiServer>(h, *metrics_, trace);
         api_->start();
@@ -469,19 +471,14 @@ TEST_F(HttpServerTest, MetricsAfterRequests) {
     EXPECT_GE(metrics_->requests("/v1/chat/completions", 200), 1u);
 }
 
-TEST_F(HttpServerTest, ClientDisconnectMidStreamCancelsTheJob) {
-    start();
+// Sends a 1500-token request on a raw connection, closes it once `begun` holds for what was
+// received, and checks that the job stopped early and the server still answers.
+void HttpServerTest::expect_disconnect_cancels(bool stream, const std::function<bool(const std::string &)> &begun) {
     const uint64_t before = metrics_->generated_tokens();
     {
         RawConnection c(api_->port());
-        c.send(test::post_request("/v1/chat/completions", chat_body("Write forever", 1500, true)));
-        std::string got;
-        ASSERT_TRUE(eventually([&] {
-            got = c.read_for(std::chrono::milliseconds(50));
-            size_t n = 0;
-            for (size_t p = 0; (p = got.find("\"content\"", p)) != std::string::npos; p++) n++;
-            return n >= 3;
-        }));
+        c.send(test::post_request("/v1/chat/completions", chat_body("Write forever", 1500, stream)));
+        ASSERT_TRUE(eventually([&] { return begun(c.read_for(std::chrono::milliseconds(50))); }));
     }  // the client goes away here
     // The job ends long before its 1500 tokens, and the slot is free again.
     ASSERT_TRUE(eventually([&] { return stack_->scheduler().active_jobs() == 0; }));
@@ -490,7 +487,27 @@ TEST_F(HttpServerTest, ClientDisconnectMidStreamCancelsTheJob) {
     EXPECT_LT(generated, 1500u);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(metrics_->generated_tokens() - before, generated) << "nothing keeps generating";
-    EXPECT_EQ(post_json("/v1/chat/completions", chat_body("still there?", 2))["usage"]["completion_tokens"], 2);
+    // A patient client gets the whole reply (after heartbeat spaces when not streaming).
+    EXPECT_EQ(post_json("/v1/chat/completions", chat_body("still there?", 40))["usage"]["completion_tokens"], 40);
+}
+
+TEST_F(HttpServerTest, ClientDisconnectMidStreamCancelsTheJob) {
+    start();
+    expect_disconnect_cancels(true, [](const std::string &got) {
+        size_t n = 0;
+        for (size_t p = 0; (p = got.find("\"content\"", p)) != std::string::npos; p++) n++;
+        return n >= 3;
+    });
+}
+
+// Without streaming no JSON byte is ready before the end, but the server writes whitespace
+// while it generates: a client that went away is noticed and its job cancelled.
+TEST_F(HttpServerTest, ClientDisconnectWhileWaitingForAWholeReplyCancelsTheJob) {
+    start();
+    expect_disconnect_cancels(false, [](const std::string &got) {
+        // The status line and a heartbeat chunk: the reply is being generated.
+        return got.find("HTTP/1.1 200") != std::string::npos && got.find("1\r\n \r\n") != std::string::npos;
+    });
 }
 
 TEST_F(HttpServerTest, CorsHeadersOnlyWhenEnabled) {
