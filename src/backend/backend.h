@@ -162,9 +162,69 @@ public:
     virtual void moe(float *out, const Weight &gate, const Weight &up, const Weight &down, const float *x,
                      const int32_t *sel, const float *weights, uint32_t n, uint32_t k, float clamp) = 0;
 
+    // ---- fused ops ----
+    // Each is defined as the sequence of the ops above given in its comment.  The base class
+    // runs exactly that sequence (so the CPU reference's results are the sequence's, bit for
+    // bit); a backend may compute it in fewer passes over memory.  Buffers described as
+    // scratch hold unspecified values afterwards.
+
+    // hc_pre(hc, x_hc, n, n_hc, embd, iters, rms_eps, hc_eps, out, post, comb), then
+    // rms_norm(norm_out, out, &norm, n, embd, rms_eps): a sublayer's input and its norm.
+    virtual void hc_pre_norm(const HcWeights &hc, const Weight &norm, const float *x_hc, uint32_t n, uint32_t n_hc,
+                             uint32_t embd, uint32_t iters, float rms_eps, float hc_eps, float *out, float *norm_out,
+                             float *post, float *comb);
+    // Per-head RMS norm and RoPE of n rows of n_head heads in place (model.md §3.3 steps 3-6):
+    // rms_norm(x, x, w, n * n_head, head_dim, eps); rope(x, n, n_head * head_dim, n_head,
+    // head_dim, rope, pos0, false); with fp8 also fp8_kv_round(x, n * n_head, head_dim,
+    // rope.n_rot).  `w` may be null.
+    virtual void head_norm_rope(float *x, const Weight *w, uint32_t n, uint32_t n_head, uint32_t head_dim, float eps,
+                                const model::RopeParams &rope, uint32_t pos0, bool fp8);
+    // The first half of a SwiGLU feed-forward: matmul(g, gate, x, n); matmul(u, up, x, n);
+    // swiglu(out, g, u, n * rows, clamp).  g, u: scratch of n * rows floats (rows = the
+    // weights' output rows).
+    virtual void gate_up_swiglu(float *out, float *g, float *u, const Weight &gate, const Weight &up, const float *x,
+                                uint32_t n, float clamp);
+    // A sublayer's last projection and HC post: matmul(y, w, x, n); when `plus` is given,
+    // add(y, plus, y, n * embd); hc_post(out_hc, y, res_hc, post, comb, n, n_hc, embd), with
+    // embd = the weight's output rows.  y: scratch of n * embd floats.
+    virtual void matmul_hc_post(float *out_hc, float *y, const Weight &w, const float *x, const float *plus,
+                                const float *res_hc, const float *post, const float *comb, uint32_t n, uint32_t n_hc);
+
+    // ---- evaluation steps (graph replay) ----
+    // model::Forward brackets the ops of each evaluation with begin_step and end_step.  A
+    // backend that can record queued work (CUDA graphs) may, for a step whose `key` it has
+    // recorded before, replay the recording instead of having the ops called.  The key names
+    // everything the ops' host-side choices depend on (shapes, buffers, which optional ops
+    // run); the position and the token ids are not part of it: the backend copies them to its
+    // own memory at begin_step, and recorded work reads them from there when replayed.  Ops
+    // inside a step must be given the step's pos0 and tokens.  The base class (the CPU
+    // backend) has every step's ops called and records nothing.
+    struct StepInfo {
+        std::string key;
+        uint32_t pos0 = 0, n = 0;
+        const int32_t *tokens = nullptr;  // host memory, n ids
+        bool recordable = true;           // false: an op needs the host mid-step (never record)
+    };
+    enum class StepStart {
+        RunOps,    // call the step's ops, then end_step()
+        Replayed,  // the step's work is queued already: call neither the ops nor end_step()
+    };
+    virtual StepStart begin_step(const StepInfo &info);
+    // After the step's ops.  True: their work is queued (run directly, or recorded and then
+    // replayed).  False: the recording failed and nothing ran; call the ops once more (they
+    // run directly), then end_step() again.
+    virtual bool end_step();
+    // After an op of the step threw.  True: the step was being recorded, so nothing ran and
+    // the caller may call the ops once more (they run directly), then end_step(); false: the
+    // step is over and the error stands.
+    virtual bool abort_step();
+
     // Waits until all queued work is done (no-op on the CPU).
     virtual void sync() = 0;
 };
+
+// The shape and type fields of a bound weight for file tensor t (data left null).
+Weight describe_weight(const model::WeightTensor &t);
 
 // The CPU reference backend using `threads` worker threads (<= 0: all cores).
 std::unique_ptr<Backend> make_cpu_backend(int threads);

@@ -26,7 +26,7 @@ struct Forward::Scratch {
     backend::Backend &be;
     std::vector<float *> owned;
     float *x_hc, *x_hc2, *cur, *nrm, *post, *comb, *qa, *qn, *q, *kv, *ckv, *csc, *ikv, *isc, *iq, *iw, *heads,
-        *low, *y, *router, *wts, *routed, *sg, *su, *smid, *shared, *z, *logits;
+        *low, *y, *router, *wts, *routed, *sg, *su, *smid, *z, *logits;
     int32_t *sel;
     float *alloc(size_t n) {
         float *p = be.alloc(n);
@@ -66,7 +66,6 @@ struct Forward::Scratch {
         sg = alloc(N * c.expert_ff);
         su = alloc(N * c.expert_ff);
         smid = alloc(N * c.expert_ff);
-        shared = alloc(N * c.n_embd);
         z = alloc(N * c.n_embd);
         logits = alloc(N * c.n_vocab);
     }
@@ -126,25 +125,55 @@ void Forward::ensure_scratch(uint32_t n) {
     scratch_n_ = n;
 }
 
+bool Forward::indexer_queries(uint32_t l, uint32_t pos0, uint32_t n) const {
+    return cfg_.has_indexer(l) && (pos0 + n) / cfg_.ratio(l) > cfg_.idx_top_k;
+}
+
+namespace {
+
+// Appends the bytes of a value to a step key.
+template <class T>
+void key_put(std::string &key, const T &v) {
+    key.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+
+}  // namespace
+
+std::string Forward::step_key(KvState &state, uint32_t n, Logits mode, uint32_t pos0) const {
+    std::string key;
+    key_put(key, n);
+    key_put(key, static_cast<int>(mode));
+    key_put(key, num_.qat);
+    key_put(key, static_cast<int>(num_.indexer_ties));
+    key_put(key, scratch_);
+    key_put(key, scratch_->x_hc);
+    key_put(key, scratch_->x_hc2);
+    key_put(key, state.last_hc());
+    for (uint32_t l = 0; l < cfg_.n_layer; l++) {
+        const backend::LayerState &st = state.layers()[l];
+        key_put(key, indexer_queries(l, pos0, n));
+        key_put(key, st.ratio);
+        key_put(key, st.indexer);
+        key_put(key, st.raw_cap);
+        key_put(key, st.comp_cap);
+        for (const float *p : {st.raw, st.comp, st.idx_comp, st.comp_kv, st.comp_score, st.idx_kv, st.idx_score})
+            key_put(key, p);
+    }
+    return key;
+}
+
 void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t pos0) {
     const LayerBinding &b = layers_[l];
     Scratch &s = *scratch_;
     const ModelConfig &c = cfg_;
     const uint32_t ratio = c.ratio(l);
+    const bool idx_queries = indexer_queries(l, pos0, n);
 
-    // HC pre, attention norm, low-rank Q with its norm, per-head norm, KV latent.
-    be_.hc_pre(b.hc_attn, s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps, s.cur, s.post, s.comb);
-    be_.rms_norm(s.nrm, s.cur, &b[L::AttnNorm], n, c.n_embd, c.rms_eps);
+    // HC pre and the attention norm, then every projection of the normed input.
+    be_.hc_pre_norm(b.hc_attn, b[L::AttnNorm], s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps,
+                    s.cur, s.nrm, s.post, s.comb);
     be_.matmul(s.qa, b[L::AttnQA], s.nrm, n);
-    be_.rms_norm(s.qn, s.qa, &b[L::AttnQANorm], n, c.q_lora, c.rms_eps);
-    be_.matmul(s.q, b[L::AttnQB], s.qn, n);
-    be_.rms_norm(s.q, s.q, nullptr, n * c.n_head, c.head_dim, c.rms_eps);
     be_.matmul(s.kv, b[L::AttnKv], s.nrm, n);
-    be_.rms_norm(s.kv, s.kv, &b[L::AttnKvANorm], n, c.head_dim, c.rms_eps);
-    be_.rope(s.q, n, c.q_dim(), c.n_head, c.head_dim, b.rope, pos0, false);
-    be_.rope(s.kv, n, c.head_dim, 1, c.head_dim, b.rope, pos0, false);
-    if (num_.qat) be_.fp8_kv_round(s.kv, n, c.head_dim, c.n_rot);
-
     backend::AttentionBatch ab;
     ab.layer = l;
     ab.n = n;
@@ -163,25 +192,30 @@ void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t p
         be_.matmul(s.isc, b[L::IndexerCompressorGate], s.nrm, n);
         ab.idx_kv = s.ikv;
         ab.idx_sc = s.isc;
+        if (idx_queries) be_.matmul(s.iw, b[L::IndexerProj], s.nrm, n);
+    }
+
+    // Low-rank Q with its norm; per-head norm and RoPE of Q, KV norm, RoPE and FP8 rounding.
+    be_.rms_norm(s.qn, s.qa, &b[L::AttnQANorm], n, c.q_lora, c.rms_eps);
+    be_.matmul(s.q, b[L::AttnQB], s.qn, n);
+    if (idx_queries) be_.matmul(s.iq, b[L::IndexerAttnQB], s.qn, n);
+    be_.head_norm_rope(s.q, nullptr, n, c.n_head, c.head_dim, c.rms_eps, b.rope, pos0, false);
+    be_.head_norm_rope(s.kv, &b[L::AttnKvANorm], n, 1, c.head_dim, c.rms_eps, b.rope, pos0, num_.qat);
+    if (idx_queries) {
         // The indexer only matters once more rows exist than it keeps (model.md §3.5).
-        if ((pos0 + n) / ratio > c.idx_top_k) {
-            be_.matmul(s.iq, b[L::IndexerAttnQB], s.qn, n);
-            be_.rope(s.iq, n, c.idx_q_dim(), c.idx_head, c.idx_head_dim, b.rope, pos0, false);
-            if (num_.qat) be_.indexer_qat(s.iq, n * c.idx_head, c.idx_head_dim);
-            be_.matmul(s.iw, b[L::IndexerProj], s.nrm, n);
-            be_.scale(s.iw, 1.0f / sqrtf(static_cast<float>(c.idx_head_dim * c.idx_head)),
-                      static_cast<size_t>(n) * c.idx_head);
-            ab.idx_q = s.iq;
-            ab.idx_w = s.iw;
-        }
+        be_.rope(s.iq, n, c.idx_q_dim(), c.idx_head, c.idx_head_dim, b.rope, pos0, false);
+        if (num_.qat) be_.indexer_qat(s.iq, n * c.idx_head, c.idx_head_dim);
+        be_.scale(s.iw, 1.0f / sqrtf(static_cast<float>(c.idx_head_dim * c.idx_head)),
+                  static_cast<size_t>(n) * c.idx_head);
+        ab.idx_q = s.iq;
+        ab.idx_w = s.iw;
     }
     be_.attention(state.layers()[l], b.attn, ab, num_);
 
     // Undo the rotation carried by the values, grouped low-rank output, HC post.
     be_.rope(s.heads, n, c.q_dim(), c.n_head, c.head_dim, b.rope, pos0, true);
     be_.matmul_grouped(s.low, b[L::AttnOutputA], s.heads, n, c.n_out_group, c.out_lora);
-    be_.matmul(s.y, b[L::AttnOutputB], s.low, n);
-    be_.hc_post(s.x_hc2, s.y, s.x_hc, s.post, s.comb, n, c.n_hc, c.n_embd);
+    be_.matmul_hc_post(s.x_hc2, s.y, b[L::AttnOutputB], s.low, nullptr, s.x_hc, s.post, s.comb, n, c.n_hc);
     std::swap(s.x_hc, s.x_hc2);
 }
 
@@ -189,8 +223,8 @@ void Forward::ffn_layer(uint32_t l, const int32_t *tokens, uint32_t n) {
     const LayerBinding &b = layers_[l];
     Scratch &s = *scratch_;
     const ModelConfig &c = cfg_;
-    be_.hc_pre(b.hc_ffn, s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps, s.cur, s.post, s.comb);
-    be_.rms_norm(s.nrm, s.cur, &b[L::FfnNorm], n, c.n_embd, c.rms_eps);
+    be_.hc_pre_norm(b.hc_ffn, b[L::FfnNorm], s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps,
+                    s.cur, s.nrm, s.post, s.comb);
     // Router: scores for every layer; hash layers take the experts from the token id.
     be_.matmul(s.router, b[L::FfnGateInp], s.nrm, n);
     const Weight *tid = c.is_hash_layer(l) ? &b[L::FfnGateTid2eid] : nullptr;
@@ -199,14 +233,29 @@ void Forward::ffn_layer(uint32_t l, const int32_t *tokens, uint32_t n) {
     const float clamp = c.swiglu_clamp[l];
     be_.moe(s.routed, b[L::FfnGateExps], b[L::FfnUpExps], b[L::FfnDownExps], s.nrm, s.sel, s.wts, n,
             c.n_expert_used, clamp);
-    // Shared expert: same clamped SwiGLU, no router weight.
-    be_.matmul(s.sg, b[L::FfnGateShexp], s.nrm, n);
-    be_.matmul(s.su, b[L::FfnUpShexp], s.nrm, n);
-    be_.swiglu(s.smid, s.sg, s.su, static_cast<size_t>(n) * c.expert_ff, clamp);
-    be_.matmul(s.shared, b[L::FfnDownShexp], s.smid, n);
-    be_.add(s.y, s.routed, s.shared, static_cast<size_t>(n) * c.n_embd);
-    be_.hc_post(s.x_hc2, s.y, s.x_hc, s.post, s.comb, n, c.n_hc, c.n_embd);
+    // Shared expert: the same clamped SwiGLU, no router weight; its output plus the routed
+    // experts' is the sublayer output.
+    be_.gate_up_swiglu(s.smid, s.sg, s.su, b[L::FfnGateShexp], b[L::FfnUpShexp], s.nrm, n, clamp);
+    be_.matmul_hc_post(s.x_hc2, s.y, b[L::FfnDownShexp], s.smid, s.routed, s.x_hc, s.post, s.comb, n, c.n_hc);
     std::swap(s.x_hc, s.x_hc2);
+}
+
+void Forward::run_ops(KvState &state, const int32_t *tokens, uint32_t n, uint32_t pos0, Logits mode) {
+    Scratch &s = *scratch_;
+    const ModelConfig &c = cfg_;
+    be_.embed(tok_embd_, tokens, n, c.n_hc, s.x_hc);
+    for (uint32_t l = 0; l < c.n_layer; l++) {
+        attention_layer(l, state, n, pos0);
+        ffn_layer(l, tokens, n);
+    }
+    be_.copy(state.last_hc(), s.x_hc + static_cast<size_t>(n - 1) * c.hc_dim(), c.hc_dim());
+    if (mode == Logits::None) return;
+    const uint32_t first = mode == Logits::All ? 0 : n - 1;
+    const uint32_t rows = n - first;
+    const float *hc = s.x_hc + static_cast<size_t>(first) * c.hc_dim();
+    be_.hc_head(out_hc_fn_, out_hc_scale_, out_hc_base_, hc, rows, c.n_hc, c.n_embd, c.rms_eps, c.hc_eps, s.z);
+    be_.rms_norm(s.z, s.z, &out_norm_, rows, c.n_embd, c.rms_eps);
+    be_.matmul(s.logits, output_, s.z, rows);
 }
 
 void Forward::eval(KvState &state, const int32_t *tokens, uint32_t n, Logits mode, std::vector<float> *logits) {
@@ -218,26 +267,32 @@ void Forward::eval(KvState &state, const int32_t *tokens, uint32_t n, Logits mod
         if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= cfg_.n_vocab)
             fail("token id %d is outside the vocabulary (size %u)", tokens[t], cfg_.n_vocab);
     ensure_scratch(n);
-    Scratch &s = *scratch_;
-    const ModelConfig &c = cfg_;
 
-    be_.embed(tok_embd_, tokens, n, c.n_hc, s.x_hc);
-    for (uint32_t l = 0; l < c.n_layer; l++) {
-        attention_layer(l, state, n, pos0);
-        ffn_layer(l, tokens, n);
+    backend::Backend::StepInfo step;
+    step.key = step_key(state, n, mode, pos0);
+    step.pos0 = pos0;
+    step.n = n;
+    step.tokens = tokens;
+    // PyTorch's tie order of the indexer is computed on the host in the middle of a step.
+    step.recordable = num_.indexer_ties == backend::Numerics::IndexerTies::Lowest;
+    if (be_.begin_step(step) == backend::Backend::StepStart::RunOps) {
+        // A failed recording ran nothing: the ops are called once more and then run.
+        for (;;) {
+            try {
+                run_ops(state, tokens, n, pos0, mode);
+            } catch (...) {
+                if (be_.abort_step()) continue;
+                throw;
+            }
+            if (be_.end_step()) break;
+        }
     }
     state.set_n_past(pos0 + n);
-    be_.copy(state.last_hc(), s.x_hc + static_cast<size_t>(n - 1) * c.hc_dim(), c.hc_dim());
 
     if (mode == Logits::None) return;
-    const uint32_t first = mode == Logits::All ? 0 : n - 1;
-    const uint32_t rows = n - first;
-    const float *hc = s.x_hc + static_cast<size_t>(first) * c.hc_dim();
-    be_.hc_head(out_hc_fn_, out_hc_scale_, out_hc_base_, hc, rows, c.n_hc, c.n_embd, c.rms_eps, c.hc_eps, s.z);
-    be_.rms_norm(s.z, s.z, &out_norm_, rows, c.n_embd, c.rms_eps);
-    be_.matmul(s.logits, output_, s.z, rows);
-    logits->resize(static_cast<size_t>(rows) * c.n_vocab);
-    be_.download(logits->data(), s.logits, logits->size());
+    const uint32_t rows = mode == Logits::All ? n : 1;
+    logits->resize(static_cast<size_t>(rows) * cfg_.n_vocab);
+    be_.download(logits->data(), scratch_->logits, logits->size());
 }
 
 }  // namespace dstar::model

@@ -1,9 +1,13 @@
 // The DeepSeek V4 Flash forward pass (model.md §3), written once as a sequence of backend
 // ops.  Prefill and decode are the same code: a batch of n tokens at the session's next
-// positions goes through every layer (layer-major), then the head.
+// positions goes through every layer (layer-major), then the head.  Each evaluation is one
+// backend step (backend.h): a backend that records its work (CUDA graphs) replays the
+// recording of an earlier evaluation with the same step key instead of being called op by
+// op.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -40,6 +44,14 @@ private:
     struct LayerBinding;
     struct Scratch;
     void ensure_scratch(uint32_t n);
+    // Whether layer l's indexer scores queries for a batch ending at pos0 + n (only once more
+    // compressed rows exist than it keeps, model.md §3.5).
+    bool indexer_queries(uint32_t l, uint32_t pos0, uint32_t n) const;
+    // The backend's step key (backend.h, StepInfo): everything the ops' host-side choices
+    // depend on besides the position and the token ids.
+    std::string step_key(KvState &state, uint32_t n, Logits mode, uint32_t pos0) const;
+    // All ops of one evaluation: the layers, then the head into the logits scratch.
+    void run_ops(KvState &state, const int32_t *tokens, uint32_t n, uint32_t pos0, Logits mode);
     void attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t pos0);
     void ffn_layer(uint32_t l, const int32_t *tokens, uint32_t n);
 

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/qat.h"
+#include "backend/shared/topk_ties.h"
 #include "common/error.h"
 #include "common/fp16.h"
 
@@ -130,20 +131,9 @@ void indexer_select(const float *idx_rows, uint32_t n_comp, uint32_t n_total, ui
         for (uint32_t i = 0; i < top_k; i++) (*allowed)[order[i]] = 1;
         return;
     }
-    // PyTorch's CPU top-k (aten TopKImpl.h): (value, index) pairs in index order, future
-    // rows at -inf, compared by value only; std::partial_sort when k * 64 <= n, else
-    // std::nth_element at k - 1.  The same libstdc++ algorithms give the same ties.
-    const uint32_t n = std::max(n_total, n_comp);
-    const uint32_t k = std::min(top_k, n);
-    std::vector<std::pair<float, int64_t>> queue(n);
-    for (uint32_t c = 0; c < n; c++) queue[c] = {c < n_comp ? scores[c] : -INFINITY, c};
-    auto greater = [](const std::pair<float, int64_t> &x, const std::pair<float, int64_t> &y) {
-        return (std::isnan(x.first) && !std::isnan(y.first)) || x.first > y.first;
-    };
-    if (static_cast<uint64_t>(k) * 64 <= n) std::partial_sort(queue.begin(), queue.begin() + k, queue.end(), greater);
-    else std::nth_element(queue.begin(), queue.begin() + (k - 1), queue.end(), greater);
-    for (uint32_t i = 0; i < k; i++)
-        if (queue[i].second < n_comp) (*allowed)[static_cast<size_t>(queue[i].second)] = 1;
+    // PyTorch's tie order (comparisons with transformers only).
+    for (const int32_t r : shared::torch_topk_rows(scores.data(), n_comp, n_total, top_k))
+        (*allowed)[static_cast<size_t>(r)] = 1;
 }
 
 }  // namespace

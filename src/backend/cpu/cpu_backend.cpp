@@ -46,13 +46,7 @@ public:
     void copy(float *dst, const float *src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
 
     Weight bind(const model::WeightTensor &t, bool as_f32_vector) override {
-        Weight w;
-        w.name = t.name;
-        w.type = t.type;
-        w.ne0 = t.ne(0);
-        w.ne1 = t.ne(1);
-        w.ne2 = t.ne(2);
-        w.row_bytes = t.row_bytes;
+        Weight w = describe_weight(t);
         w.data = t.data;
         if (as_f32_vector && t.type != gguf::TensorType::F32) {
             // Small vectors are read elementwise by ops: keep an f32 copy.

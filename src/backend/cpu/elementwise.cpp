@@ -40,15 +40,7 @@ void embed(ThreadPool &pool, const Weight &tok_embd, const int32_t *tokens, uint
 }
 
 void swiglu(float *out, const float *g, const float *u, size_t n, float clamp) {
-    for (size_t i = 0; i < n; i++) {
-        float gv = g[i], uv = u[i];
-        if (clamp > 1.0e-6f) {
-            if (gv > clamp) gv = clamp;
-            if (uv > clamp) uv = clamp;
-            if (uv < -clamp) uv = -clamp;
-        }
-        out[i] = silu(gv) * uv;
-    }
+    for (size_t i = 0; i < n; i++) out[i] = clamped_swiglu(g[i], u[i], clamp);
 }
 
 }  // namespace dstar::backend::cpu

@@ -6,23 +6,16 @@
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "backend/shared/activation.h"
 #include "common/thread_pool.h"
 
 namespace dstar::backend::cpu {
 
-// sigma(x) without overflow for large |x| (ds4's sigmoid_stable).
-inline float sigmoid_stable(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    const float e = expf(x);
-    return e / (1.0f + e);
-}
-inline float silu(float x) { return x * sigmoid_stable(x); }
-// log(1 + e^x), evaluated as x for x > 20 and e^x for x < -20.
-inline float softplus_stable(float x) {
-    if (x > 20.0f) return x;
-    if (x < -20.0f) return expf(x);
-    return log1pf(expf(x));
-}
+// The scalar activations shared with the CUDA kernels.
+using shared::clamped_swiglu;
+using shared::sigmoid_stable;
+using shared::silu;
+using shared::softplus_stable;
 
 // RMS normalisation of `rows` rows of `dim` values; sum of squares in double.
 // out = x * (1/sqrt(mean + eps)) [* w].  `w` may be null.

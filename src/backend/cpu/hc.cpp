@@ -5,64 +5,16 @@
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/matmul.h"
+#include "backend/shared/hc_math.h"
 #include "common/error.h"
 
 namespace dstar::backend::cpu {
-
-void hc_split_sinkhorn(const float *mix, const float *scale, const float *base, uint32_t n_hc, uint32_t iters,
-                       float eps, float *pre, float *post, float *comb) {
-    for (uint32_t i = 0; i < n_hc; i++) pre[i] = 1.0f / (1.0f + expf(-(mix[i] * scale[0] + base[i]))) + eps;
-    for (uint32_t i = 0; i < n_hc; i++) {
-        const uint32_t o = n_hc + i;
-        post[i] = 2.0f / (1.0f + expf(-(mix[o] * scale[1] + base[o])));
-    }
-    // c[b*n + a]: source stream b (outer), destination stream a (inner).
-    float *c = comb;
-    const uint32_t n = n_hc;
-    for (uint32_t b = 0; b < n; b++) {
-        float row_max = -INFINITY;
-        for (uint32_t a = 0; a < n; a++) {
-            const uint32_t o = 2 * n + b * n + a;
-            c[b * n + a] = mix[o] * scale[2] + base[o];
-            if (c[b * n + a] > row_max) row_max = c[b * n + a];
-        }
-        float sum = 0.0f;
-        for (uint32_t a = 0; a < n; a++) {
-            c[b * n + a] = expf(c[b * n + a] - row_max);
-            sum += c[b * n + a];
-        }
-        const float inv = 1.0f / sum;
-        for (uint32_t a = 0; a < n; a++) c[b * n + a] = c[b * n + a] * inv + eps;
-    }
-    auto normalise_columns = [&] {
-        for (uint32_t a = 0; a < n; a++) {
-            float sum = 0.0f;
-            for (uint32_t b = 0; b < n; b++) sum += c[b * n + a];
-            const float inv = 1.0f / (sum + eps);
-            for (uint32_t b = 0; b < n; b++) c[b * n + a] *= inv;
-        }
-    };
-    normalise_columns();
-    for (uint32_t it = 1; it < iters; it++) {
-        for (uint32_t b = 0; b < n; b++) {
-            float sum = 0.0f;
-            for (uint32_t a = 0; a < n; a++) sum += c[b * n + a];
-            const float inv = 1.0f / (sum + eps);
-            for (uint32_t a = 0; a < n; a++) c[b * n + a] *= inv;
-        }
-        normalise_columns();
-    }
-}
 
 namespace {
 
 // sum_h w[h] * x_hc[h] (acc starts at 0, streams in order).
 void weighted_sum(const float *x_hc, const float *w, uint32_t n_hc, uint32_t embd, float *out) {
-    for (uint32_t d = 0; d < embd; d++) {
-        float acc = 0.0f;
-        for (uint32_t h = 0; h < n_hc; h++) acc += x_hc[static_cast<uint64_t>(h) * embd + d] * w[h];
-        out[d] = acc;
-    }
+    for (uint32_t d = 0; d < embd; d++) out[d] = shared::hc_weighted_elem(x_hc + d, embd, w, n_hc);
 }
 
 }  // namespace
@@ -81,7 +33,7 @@ void hc_pre(ThreadPool &pool, const HcWeights &hc, const float *x_hc, uint32_t n
     pool.parallel_for(n, [&](size_t b, size_t e) {
         std::vector<float> pre(n_hc);
         for (size_t t = b; t < e; t++) {
-            hc_split_sinkhorn(mix.data() + t * n_mix, scale, base, n_hc, iters, hc_eps, pre.data(), post + t * n_hc,
+            shared::hc_split_sinkhorn(mix.data() + t * n_mix, scale, base, n_hc, iters, hc_eps, pre.data(), post + t * n_hc,
                               comb + t * n_hc * n_hc);
             weighted_sum(x_hc + t * hc_dim, pre.data(), n_hc, embd, out + t * embd);
         }
@@ -96,13 +48,9 @@ void hc_post(ThreadPool &pool, float *out_hc, const float *y, const float *res_h
             const float *yt = y + t * embd, *res = res_hc + t * hc_dim, *pt = post + t * n_hc;
             const float *ct = comb + t * n_hc * n_hc;
             float *o = out_hc + t * hc_dim;
-            for (uint32_t a = 0; a < n_hc; a++) {
-                for (uint32_t d = 0; d < embd; d++) {
-                    float acc = yt[d] * pt[a];
-                    for (uint32_t s = 0; s < n_hc; s++) acc += ct[s * n_hc + a] * res[static_cast<uint64_t>(s) * embd + d];
-                    o[static_cast<uint64_t>(a) * embd + d] = acc;
-                }
-            }
+            for (uint32_t a = 0; a < n_hc; a++)
+                for (uint32_t d = 0; d < embd; d++)
+                    o[static_cast<uint64_t>(a) * embd + d] = shared::hc_post_elem(yt[d], pt, ct, res + d, embd, n_hc, a);
         }
     });
 }
@@ -120,7 +68,7 @@ void hc_head(ThreadPool &pool, const Weight &fn, const Weight &scale, const Weig
     pool.parallel_for(n, [&](size_t b, size_t e) {
         std::vector<float> w(n_hc);
         for (size_t t = b; t < e; t++) {
-            for (uint32_t i = 0; i < n_hc; i++) w[i] = sigmoid_stable(mix[t * n_hc + i] * sc[0] + bs[i]) + hc_eps;
+            for (uint32_t i = 0; i < n_hc; i++) w[i] = shared::hc_head_weight(mix[t * n_hc + i], sc[0], bs[i], hc_eps);
             weighted_sum(x_hc + t * hc_dim, w.data(), n_hc, embd, out + t * embd);
         }
     });

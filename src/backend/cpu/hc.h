@@ -8,11 +8,6 @@
 
 namespace dstar::backend::cpu {
 
-// From the 2*n_hc + n_hc^2 mix values: pre weights (sigma + eps), post gates (2 sigma) and
-// the Sinkhorn-normalised combine matrix, flat index b*n_hc + a = (source b, destination a).
-void hc_split_sinkhorn(const float *mix, const float *scale, const float *base, uint32_t n_hc, uint32_t iters,
-                       float eps, float *pre, float *post, float *comb);
-
 void hc_pre(ThreadPool &pool, const HcWeights &hc, const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd,
             uint32_t iters, float rms_eps, float hc_eps, float *out, float *post, float *comb);
 void hc_post(ThreadPool &pool, float *out_hc, const float *y, const float *res_hc, const float *post,

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/matmul.h"
+#include "backend/shared/router.h"
 #include "common/error.h"
 #include "model/shape.h"
 
@@ -17,7 +18,7 @@ void route(const float *logits, const Weight *bias, const Weight *tid2eid, const
     const float *b = bias && bias->present() ? static_cast<const float *>(bias->data) : nullptr;
     for (uint32_t t = 0; t < n; t++) {
         const float *lg = logits + static_cast<uint64_t>(t) * n_expert;
-        for (uint32_t e = 0; e < n_expert; e++) probs[e] = sqrtf(softplus_stable(lg[e]));
+        for (uint32_t e = 0; e < n_expert; e++) probs[e] = shared::expert_prob(lg[e]);
         int32_t *s = sel + static_cast<uint64_t>(t) * k;
         if (tid2eid && tid2eid->present()) {
             // Hash routing: the experts are fixed per token id (the bias is not used).
@@ -27,27 +28,14 @@ void route(const float *logits, const Weight *bias, const Weight *tid2eid, const
         } else {
             // Top-k of score + bias, descending; an equal later score never displaces an
             // earlier one (ties go to the lower expert id).
-            for (uint32_t e = 0; e < n_expert; e++) selection[e] = b ? probs[e] + b[e] : probs[e];
             for (uint32_t j = 0; j < k; j++) s[j] = -1;
-            for (uint32_t e = 0; e < n_expert; e++) {
-                for (uint32_t j = 0; j < k; j++) {
-                    if (s[j] < 0 || selection[e] > selection[s[j]]) {
-                        for (uint32_t m = k - 1; m > j; m--) s[m] = s[m - 1];
-                        s[j] = static_cast<int32_t>(e);
-                        break;
-                    }
-                }
-            }
+            for (uint32_t e = 0; e < n_expert; e++)
+                shared::topk_offer(s, selection.data(), k, static_cast<int32_t>(e), b ? probs[e] + b[e] : probs[e]);
         }
         // Weights from the unbiased scores, normalised over the chosen experts.
         float *wt = weights + static_cast<uint64_t>(t) * k;
-        float sum = 0.0f;
-        for (uint32_t j = 0; j < k; j++) {
-            wt[j] = probs[static_cast<uint32_t>(s[j])];
-            sum += wt[j];
-        }
-        if (sum < model::limits::kMinRouterSum) sum = model::limits::kMinRouterSum;
-        for (uint32_t j = 0; j < k; j++) wt[j] = wt[j] / sum * weights_scale;
+        for (uint32_t j = 0; j < k; j++) wt[j] = probs[static_cast<uint32_t>(s[j])];
+        shared::normalise_router_weights(wt, k, model::limits::kMinRouterSum, weights_scale);
     }
 }
 
@@ -80,15 +68,7 @@ void moe(ThreadPool &pool, float *out, const Weight &gate, const Weight &up, con
             // projection, which matters for its activation quantization).
             const float w = weights[static_cast<uint64_t>(t) * k + j];
             float *m = mid.data() + static_cast<uint64_t>(j) * ff;
-            for (uint64_t i = 0; i < ff; i++) {
-                float gv = g[i], uv = u[i];
-                if (clamp > 1.0e-6f) {
-                    if (gv > clamp) gv = clamp;
-                    if (uv > clamp) uv = clamp;
-                    if (uv < -clamp) uv = -clamp;
-                }
-                m[i] = silu(gv) * uv * w;
-            }
+            for (uint64_t i = 0; i < ff; i++) m[i] = clamped_swiglu(g[i], u[i], clamp) * w;
         }
         // Down projections summed over the experts in selection order, per output row.
         std::fill(acc.begin(), acc.end(), 0.0f);

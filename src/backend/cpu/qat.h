@@ -1,16 +1,12 @@
 // The model's quantization-aware-training simulations (model.md §3.0), CPU reference.
 // These are part of the model's math, not an implementation shortcut: the checkpoint was
-// trained with them.  Exact recipes follow ds4 (ties, scale floors, evaluation order).
+// trained with them.  Exact recipes follow ds4 (ties, scale floors, evaluation order); the
+// per-value arithmetic is shared with the CUDA kernels (backend/shared/qat_math.h).
 #pragma once
 
 #include <cstdint>
 
 namespace dstar::backend::cpu {
-
-// Nearest E4M3FN value of v (|v| <= 448 after clamping), ties to the even code.
-float e4m3_round(float v);
-// Nearest E2M1 value of v (|v| <= 6 after clamping), ties to the even code.
-float e2m1_round(float v);
 
 // FP8SIM64 on the first n_nope values of a row: per 64-block, power-of-two scale rounded up.
 void fp8_round_row(float *x, uint32_t n_nope);

@@ -29,8 +29,8 @@ struct RowSet {
     const int32_t *list;  // indexer rows, or null: rows 0 .. n_comp-1
 };
 
-__device__ __forceinline__ RowSet visible_rows(const AttentionArgs &a, uint32_t t) {
-    const uint32_t pos = a.pos0 + t;
+__device__ __forceinline__ RowSet visible_rows(const AttentionArgs &a, uint32_t pos0, uint32_t t) {
+    const uint32_t pos = pos0 + t;
     RowSet s;
     s.n_raw = min(pos + 1, a.window);
     s.raw_first = pos + 1 - s.n_raw;
@@ -49,7 +49,8 @@ __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
     const uint32_t t = blockIdx.y, split = blockIdx.z, h0 = blockIdx.x * kHeads;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const uint32_t hd = a.head_dim, E = hd / 32;
-    const RowSet rs = visible_rows(a, t);
+    const uint32_t pos0 = load_pos(a.pos0);
+    const RowSet rs = visible_rows(a, pos0, t);
     const uint32_t total = rs.n_raw + rs.n_comp;
     const uint32_t per = (total + a.splits - 1) / a.splits;
     const uint32_t r_begin = min(total, split * per), r_end = min(total, r_begin + per);
@@ -75,8 +76,8 @@ __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
         bool round = false;
         if (r < rs.n_raw) {
             const uint32_t p = rs.raw_first + r;
-            if (p >= a.pos0) {
-                krow = a.kv + uint64_t{p - a.pos0} * hd;
+            if (p >= pos0) {
+                krow = a.kv + uint64_t{p - pos0} * hd;
                 round = a.qat;  // the ring stores f16-rounded rows
             } else {
                 krow = a.raw + uint64_t{p % a.raw_cap} * hd;

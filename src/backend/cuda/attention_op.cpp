@@ -10,6 +10,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/ops.h"
+#include "backend/shared/topk_ties.h"
 #include "common/error.h"
 
 namespace dstar::backend::cuda {
@@ -20,26 +21,6 @@ namespace {
 float ramp(float lo, float hi, uint32_t pair) {
     const float y = (static_cast<float>(pair) - lo) / fmaxf(0.001f, hi - lo);
     return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
-}
-
-// PyTorch's CPU top-k tie behaviour (backend/cpu/attention.cpp, Numerics::IndexerTies::Torch):
-// (value, index) pairs, future rows at -inf, partial_sort when k * 64 <= n, else
-// nth_element at k - 1; the same libstdc++ algorithms give the same choice among ties.
-std::vector<int32_t> torch_topk(const float *scores, uint32_t n_comp, uint32_t n_total, uint32_t top_k) {
-    const uint32_t n = std::max(n_total, n_comp);
-    const uint32_t k = std::min(top_k, n);
-    std::vector<std::pair<float, int64_t>> queue(n);
-    for (uint32_t c = 0; c < n; c++) queue[c] = {c < n_comp ? scores[c] : -INFINITY, c};
-    auto greater = [](const std::pair<float, int64_t> &x, const std::pair<float, int64_t> &y) {
-        return (std::isnan(x.first) && !std::isnan(y.first)) || x.first > y.first;
-    };
-    if (static_cast<uint64_t>(k) * 64 <= n) std::partial_sort(queue.begin(), queue.begin() + k, queue.end(), greater);
-    else std::nth_element(queue.begin(), queue.begin() + (k - 1), queue.end(), greater);
-    std::vector<int32_t> rows;
-    for (uint32_t i = 0; i < k; i++)
-        if (queue[i].second < n_comp) rows.push_back(static_cast<int32_t>(queue[i].second));
-    std::sort(rows.begin(), rows.end());
-    return rows;
 }
 
 }  // namespace
@@ -60,7 +41,7 @@ RopeTable rope_table(const model::RopeParams &p) {
 }
 
 void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch, LayerState &st,
-                   const AttentionWeights &w, const AttentionBatch &b, const Numerics &num) {
+                   const AttentionWeights &w, const AttentionBatch &b, const Numerics &num, DevPos pos, bool step) {
     const uint32_t hd = w.head_dim, n = b.n, pos0 = b.pos0, ratio = st.ratio;
     if (n == 0) return;
     if (w.rope.n_rot > hd) fail("layer %u: %u rotated dims exceed the head size %u", b.layer, w.rope.n_rot, hd);
@@ -84,7 +65,7 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
         ca.rows = st.comp;
         ca.head_dim = hd;
         ca.ratio = ratio;
-        ca.pos0 = pos0;
+        ca.pos0 = pos;
         ca.n = n;
         ca.rope = rope;
         ca.indexer = false;
@@ -119,7 +100,7 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
     aa.sinks = vec(w.sinks);
     aa.out = b.heads;
     aa.n = n;
-    aa.pos0 = pos0;
+    aa.pos0 = pos;
     aa.n_head = w.n_head;
     aa.head_dim = hd;
     aa.window = w.window;
@@ -137,7 +118,8 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
             if (!b.idx_q || !b.idx_w)
                 fail("layer %u: indexer queries missing for a context of %u rows", b.layer, (pos0 + n) / ratio);
             const uint32_t nt = n - t_first, top_k = w.idx_top_k;
-            const uint64_t rows_max = (pos0 + n) / ratio;
+            // A recorded step sizes its launches for any position (the cache's capacity).
+            const uint64_t rows_max = step ? st.comp_cap : (pos0 + n) / ratio;
             int32_t *sel = scratch.sel.get<int32_t>(uint64_t{nt} * top_k);
             int32_t *counts = nullptr;
             const bool torch = num.indexer_ties == Numerics::IndexerTies::Torch;
@@ -152,14 +134,14 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
             ia.idx_head = w.idx_head;
             ia.idx_head_dim = w.idx_head_dim;
             ia.ratio = ratio;
-            ia.pos0 = pos0;
+            ia.pos0 = pos;
             std::vector<float> host_scores;
             std::vector<int32_t> host_sel, host_counts;
             for (uint32_t s0 = 0; s0 < nt; s0 += per) {
                 const uint32_t ns = std::min(per, nt - s0);
-                launch_indexer_scores(ia, t_first + s0, ns, scores, rows_max, stream);
+                launch_indexer_scores(ia, t_first + s0, ns, static_cast<uint32_t>(rows_max), scores, rows_max, stream);
                 if (!torch) {
-                    launch_indexer_topk(scores, rows_max, t_first + s0, ns, pos0, ratio, top_k,
+                    launch_indexer_topk(scores, rows_max, t_first + s0, ns, pos, ratio, top_k,
                                         sel + uint64_t{s0} * top_k, stream);
                     continue;
                 }
@@ -172,8 +154,8 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
                 host_counts.assign(ns, 0);
                 for (uint32_t i = 0; i < ns; i++) {
                     const uint32_t n_comp = (pos0 + t_first + s0 + i + 1) / ratio;
-                    const std::vector<int32_t> rows =
-                        torch_topk(host_scores.data() + uint64_t{i} * rows_max, n_comp, static_cast<uint32_t>(rows_max), top_k);
+                    const std::vector<int32_t> rows = shared::torch_topk_rows(
+                        host_scores.data() + uint64_t{i} * rows_max, n_comp, static_cast<uint32_t>(rows_max), top_k);
                     std::copy(rows.begin(), rows.end(), host_sel.begin() + uint64_t{i} * top_k);
                     host_counts[i] = static_cast<int32_t>(rows.size());
                 }
@@ -191,12 +173,16 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
         }
     }
 
-    // 3. Attention; few tokens (decode) split their rows over several blocks.
+    // 3. Attention; few tokens (decode) split their rows over several blocks.  A recorded
+    // step splits for the most rows it can see, so the split does not depend on the position
+    // (each block finds its range of the actual rows when it runs).
     const uint64_t blocks = uint64_t{(w.n_head + 3) / 4} * n;
     const uint64_t target = 2 * static_cast<uint64_t>(std::max(sm_count, 1));
     uint32_t splits = 1;
     if (blocks < target) {
-        const uint64_t rows = uint64_t{std::min(w.window, pos0 + n)} + visible_comp;
+        const uint64_t most_comp = aa.sel ? w.idx_top_k : (ratio ? st.comp_cap : 0);
+        const uint64_t rows = step ? uint64_t{w.window} + most_comp
+                                   : uint64_t{std::min(w.window, pos0 + n)} + visible_comp;
         splits = static_cast<uint32_t>(std::min<uint64_t>({(target + blocks - 1) / blocks, std::max<uint64_t>(1, rows / 32), 32}));
     }
     aa.splits = splits;
@@ -204,7 +190,7 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
     launch_attention(aa, stream);
 
     // 4. The batch's raw rows into the ring.
-    launch_raw_store(st.raw, st.raw_cap, b.kv, n, pos0, hd, num.qat, stream);
+    launch_raw_store(st.raw, st.raw_cap, b.kv, n, pos, hd, num.qat, stream);
 }
 
 }  // namespace dstar::backend::cuda

@@ -25,7 +25,11 @@ void check(cudaError_t e, const char *what) {
 
 void check_launch(const char *kernel, cudaStream_t stream) {
     check(cudaGetLastError(), kernel);
-    if (sync_after_launch()) check(cudaStreamSynchronize(stream), kernel);
+    if (!sync_after_launch()) return;
+    // A stream being recorded (graphs.h) cannot be waited for: its kernels run at replay.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    check(cudaStreamIsCapturing(stream, &capture), kernel);
+    if (capture == cudaStreamCaptureStatusNone) check(cudaStreamSynchronize(stream), kernel);
 }
 
 }  // namespace dstar::backend::cuda

@@ -10,8 +10,9 @@ namespace dstar::backend::cuda {
 void check(cudaError_t e, const char *what);
 
 // After a kernel launch: throws on a launch error.  With DSTAR_CUDA_SYNC=1 in the environment
-// it also waits for the kernel, so that a fault inside it is reported with its name (kernel
-// faults are otherwise reported by the next synchronising call).
+// it also waits for the kernel (unless the stream is being recorded), so that a fault inside
+// it is reported with its name (kernel faults are otherwise reported by the next
+// synchronising call).
 void check_launch(const char *kernel, cudaStream_t stream);
 
 }  // namespace dstar::backend::cuda

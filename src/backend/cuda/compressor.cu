@@ -9,6 +9,7 @@
 // of one channel visits the candidates in the CPU's order with its operations, then the row
 // is normalised, rotated and QAT-rounded as on the CPU.
 #include "backend/cuda/check.h"
+#include "backend/cuda/device.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/qat.cuh"
 #include "backend/cuda/rope.cuh"
@@ -22,16 +23,18 @@ struct Candidate {
 };
 
 // Values of the token at position q (column col) as the frontier rows hold them.
-__device__ __forceinline__ Candidate fetch(const CompressorArgs &a, int64_t q, uint32_t col, uint32_t width) {
+// pos0: the batch's first position.
+__device__ __forceinline__ Candidate fetch(const CompressorArgs &a, uint32_t pos0, int64_t q, uint32_t col,
+                                           uint32_t width) {
     if (q < 0) return {0.0f, -INFINITY};  // before the first window: an empty (initial) row
     const uint32_t r = a.ratio;
-    if (q >= static_cast<int64_t>(a.pos0)) {
-        const uint64_t t = static_cast<uint64_t>(q) - a.pos0;
+    if (q >= static_cast<int64_t>(pos0)) {
+        const uint64_t t = static_cast<uint64_t>(q) - pos0;
         return {a.kv[t * width + col], a.score[t * width + col] + a.ape[(static_cast<uint64_t>(q) % r) * width + col]};
     }
     uint32_t slot;
     if (r == 4) {
-        const int64_t w0_old = a.pos0 - a.pos0 % 4;  // first position of the window open at pos0
+        const int64_t w0_old = pos0 - pos0 % 4;  // first position of the window open at pos0
         slot = q >= w0_old ? 4 + static_cast<uint32_t>(q % 4) : static_cast<uint32_t>(q % 4);
     } else {
         slot = static_cast<uint32_t>(q % r);
@@ -45,7 +48,9 @@ __global__ void __launch_bounds__(256) compressor_emit_kernel(CompressorArgs a) 
     const uint32_t r = a.ratio, hd = a.head_dim;
     const bool overlap = r == 4;
     const uint32_t width = (overlap ? 2 : 1) * hd;
-    const uint32_t c = a.pos0 / r + blockIdx.x;                 // compressed row index
+    const uint32_t pos0 = load_pos(a.pos0);
+    const uint32_t c = pos0 / r + blockIdx.x;                   // compressed row index
+    if (c >= (pos0 + a.n) / r) return;                          // not closed by this batch (whole block)
     const int64_t emit = static_cast<int64_t>(c + 1) * r - 1;   // position whose step emits it
 
     // Softmax pooling per channel (backend/cpu/attention.cpp compressor_pool).
@@ -53,21 +58,21 @@ __global__ void __launch_bounds__(256) compressor_emit_kernel(CompressorArgs a) 
         float mx = -INFINITY;
         if (overlap) {
             for (uint32_t i = 0; i < 4; i++) {
-                const float sp = fetch(a, emit - 7 + i, j, width).score;
-                const float sc = fetch(a, emit - 3 + i, hd + j, width).score;
+                const float sp = fetch(a, pos0, emit - 7 + i, j, width).score;
+                const float sc = fetch(a, pos0, emit - 3 + i, hd + j, width).score;
                 if (sp > mx) mx = sp;
                 if (sc > mx) mx = sc;
             }
         } else {
-            for (uint32_t i = 0; i < r; i++) mx = fmaxf(mx, fetch(a, emit - r + 1 + i, j, width).score);
+            for (uint32_t i = 0; i < r; i++) mx = fmaxf(mx, fetch(a, pos0, emit - r + 1 + i, j, width).score);
         }
         float out = 0.0f;
         if (mx != -INFINITY) {
             float denom = 0.0f, sum = 0.0f;
             if (overlap) {
                 for (uint32_t i = 0; i < 4; i++) {
-                    const Candidate p = fetch(a, emit - 7 + i, j, width);
-                    const Candidate q = fetch(a, emit - 3 + i, hd + j, width);
+                    const Candidate p = fetch(a, pos0, emit - 7 + i, j, width);
+                    const Candidate q = fetch(a, pos0, emit - 3 + i, hd + j, width);
                     const float wp = expf(p.score - mx);
                     const float wc = expf(q.score - mx);
                     denom += wp + wc;
@@ -76,7 +81,7 @@ __global__ void __launch_bounds__(256) compressor_emit_kernel(CompressorArgs a) 
                 }
             } else {
                 for (uint32_t i = 0; i < r; i++) {
-                    const Candidate p = fetch(a, emit - r + 1 + i, j, width);
+                    const Candidate p = fetch(a, pos0, emit - r + 1 + i, j, width);
                     const float w = expf(p.score - mx);
                     denom += w;
                     sum += w * p.kv;
@@ -121,7 +126,7 @@ __global__ void compressor_advance_kernel(CompressorArgs a) {
     const uint32_t width = (overlap ? 2 : 1) * hd;
     const uint32_t col = blockIdx.x * blockDim.x + threadIdx.x;
     if (col >= width) return;
-    const int64_t pos0 = a.pos0, end = static_cast<int64_t>(a.pos0) + a.n;  // positions [pos0, end)
+    const int64_t pos0 = load_pos(a.pos0), end = pos0 + a.n;  // positions [pos0, end)
     auto batch = [&](int64_t q) -> Candidate {
         const uint64_t t = static_cast<uint64_t>(q - pos0);
         return {a.kv[t * width + col], a.score[t * width + col] + a.ape[(static_cast<uint64_t>(q) % r) * width + col]};
@@ -158,7 +163,8 @@ __global__ void compressor_advance_kernel(CompressorArgs a) {
 }
 
 __global__ void raw_store_kernel(float *raw, uint32_t raw_cap, const float *kv, uint32_t t0, uint32_t n,
-                                 uint32_t pos0, uint32_t hd, bool qat) {
+                                 DevPos pos, uint32_t hd, bool qat) {
+    const uint32_t pos0 = load_pos(pos);
     const uint64_t total = uint64_t{n - t0} * hd;
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
         const uint32_t t = t0 + static_cast<uint32_t>(i / hd), d = static_cast<uint32_t>(i % hd);
@@ -170,9 +176,10 @@ __global__ void raw_store_kernel(float *raw, uint32_t raw_cap, const float *kv, 
 }  // namespace
 
 void launch_compressor_emit(const CompressorArgs &a, cudaStream_t stream) {
-    const uint32_t count = (a.pos0 + a.n) / a.ratio - a.pos0 / a.ratio;
-    if (count == 0) return;
-    compressor_emit_kernel<<<count, 256, a.head_dim * sizeof(float), stream>>>(a);
+    if (a.n == 0) return;
+    // n tokens close at most floor((n - 1) / ratio) + 1 windows, wherever they start.
+    const uint32_t most = (a.n - 1) / a.ratio + 1;
+    compressor_emit_kernel<<<most, 256, a.head_dim * sizeof(float), stream>>>(a);
     check_launch("compressor_emit", stream);
 }
 
@@ -183,7 +190,7 @@ void launch_compressor_advance(const CompressorArgs &a, cudaStream_t stream) {
     check_launch("compressor_advance", stream);
 }
 
-void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n, uint32_t pos0, uint32_t head_dim,
+void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n, DevPos pos0, uint32_t head_dim,
                       bool qat, cudaStream_t stream) {
     if (n == 0) return;
     const uint32_t t0 = n > raw_cap ? n - raw_cap : 0;

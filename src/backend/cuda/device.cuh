@@ -1,6 +1,6 @@
-// Device-side helpers shared by the CUDA kernels: warp reductions, half conversions, and
-// the scalar functions whose exact float recipe the CPU reference fixes (sigmoid, softplus,
-// f16 rounding).  Kernels are compiled with --fmad=false, so `a * b + c` rounds twice here
+// Device-side helpers shared by the CUDA kernels: warp reductions, half conversions, f16
+// rounding and activation codes with the CPU reference's exact recipe.  The scalar math the
+// CPU reference shares with the kernels (activations, QAT, HC) is in backend/shared/.  Kernels are compiled with --fmad=false, so `a * b + c` rounds twice here
 // exactly as in the CPU code (built with -ffp-contract=off).
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include "backend/cuda/kernels.h"
 
 namespace dstar::backend::cuda {
 
@@ -61,26 +63,8 @@ __device__ __forceinline__ float bf16_bits_to_float(uint16_t h) { return __uint_
 // The value an f16 store of x gives back (round to nearest even; the CPU's f16_round).
 __device__ __forceinline__ float f16_round(float x) { return __half2float(__float2half_rn(x)); }
 
-// ds4's sigmoid_stable / silu / softplus_stable (backend/cpu/elementwise.h).
-__device__ __forceinline__ float sigmoid_stable(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    const float e = expf(x);
-    return e / (1.0f + e);
-}
-__device__ __forceinline__ float silu(float x) { return x * sigmoid_stable(x); }
-__device__ __forceinline__ float softplus_stable(float x) {
-    if (x > 20.0f) return x;
-    if (x < -20.0f) return expf(x);
-    return log1pf(expf(x));
-}
-
-// ceilf(log2f(x)) for x > 0 as the CPU computes it with glibc's (correctly rounded in
-// practice) log2f: the logarithm is taken in double and rounded to float once, so values
-// just above a power of two round to the integer exactly as there.
-__device__ __forceinline__ int ceil_log2f(float x) {
-    const float l = static_cast<float>(log2(static_cast<double>(x)));
-    return static_cast<int>(ceilf(l));
-}
+// The position a kernel works at (kernels.h, DevPos).
+__device__ __forceinline__ uint32_t load_pos(const DevPos &p) { return p.dev ? *p.dev : p.value; }
 
 // The CPU's activation code: lrint (half to even), non-finite -> 0, clamped to int8.
 __device__ __forceinline__ int8_t quant_code(float v) {

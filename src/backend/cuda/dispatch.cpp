@@ -9,9 +9,14 @@ namespace dstar::backend::cuda {
 
 namespace {
 
-constexpr uint32_t kMatvecTokens = 8;  // above this, batched tensor-core products
+constexpr uint32_t kMatvecTokens = MatmulRunner::kMatvecTokens;  // above this, batched tensor-core products
 
 bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+ActKind act_kind(WType t) {
+    if (!is_quantized(t)) return ActKind::Float;
+    return t == WType::Q8_0 ? ActKind::Q8_0 : ActKind::Q8_K;
+}
 
 }  // namespace
 
@@ -100,10 +105,43 @@ void MatmulRunner::run_prepared(const DevWeight &w, const DevAct &act, uint32_t 
     }
 }
 
+DevAct MatmulRunner::activation(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n) {
+    const ActKind kind = act_kind(t);
+    if (kind == ActKind::Float) return act_.prepare(t, x, x_stride, cols, n, stream_);
+    const Prepared &p = prepared_;
+    if (p.valid && p.x == x && p.x_stride == x_stride && p.cols == cols && p.n == n && p.kind == kind) return p.act;
+    const DevAct act = act_.prepare(t, x, x_stride, cols, n, stream_);
+    prepared_ = {true, x, x_stride, cols, n, kind, act};
+    return act;
+}
+
+void MatmulRunner::forget_overlap(const void *p, uint64_t bytes) {
+    if (!prepared_.valid) return;
+    const auto *a = static_cast<const uint8_t *>(p);
+    const auto *x = reinterpret_cast<const uint8_t *>(prepared_.x);
+    const uint64_t x_bytes = (uint64_t{prepared_.n - 1} * prepared_.x_stride + prepared_.cols) * sizeof(float);
+    if (a < x + x_bytes && x < a + bytes) forget();
+}
+
+void MatmulRunner::matmul_hc_post(const DevWeight &w, const float *x, uint32_t n, const HcPostArgs &hc) {
+    if (n == 0 || w.rows == 0) return;
+    if (n > kMatvecTokens) fail("fused HC post products take at most %u tokens (got %u)", kMatvecTokens, n);
+    forget_overlap(hc.out_hc, uint64_t{n} * hc.n_hc * w.rows * sizeof(float));
+    MatvecArgs m;
+    m.w = w;
+    m.act = activation(w.type, x, w.k, w.k, n);
+    m.n = n;
+    m.rows_per_group = w.rows;
+    m.hc = hc;
+    if (is_quantized(w.type)) launch_matvec_quant(m, stream_);
+    else launch_matvec_float(m, stream_);
+}
+
 void MatmulRunner::matmul(const DevWeight &w, const float *x, uint64_t x_stride, uint32_t n, float *out,
                           uint64_t out_stride) {
     if (n == 0 || w.rows == 0) return;
-    const DevAct act = act_.prepare(w.type, x, x_stride, w.k, n, stream_);
+    forget_overlap(out, (uint64_t{n - 1} * out_stride + w.rows) * sizeof(float));
+    const DevAct act = activation(w.type, x, x_stride, w.k, n);
     const uint64_t tiles =
         ((w.rows + kGemmTileRows - 1) / kGemmTileRows) * ((n + kGemmTileTokens - 1) / kGemmTileTokens);
     if (n > kMatvecTokens && !batched(tiles)) {
@@ -127,7 +165,8 @@ void MatmulRunner::matmul_grouped(const DevWeight &w, const float *x, uint32_t n
     if (w.rows != out_len)
         fail("grouped projection: weight has %llu rows, expected %u groups x %u", static_cast<unsigned long long>(w.rows),
              groups, rank);
-    const DevAct act = act_.prepare(w.type, x, row_len, static_cast<uint32_t>(row_len), n, stream_);
+    forget_overlap(out, uint64_t{n} * out_len * sizeof(float));
+    const DevAct act = activation(w.type, x, row_len, static_cast<uint32_t>(row_len), n);
     const bool batched_half = (w.type == WType::F16 || w.type == WType::BF16) && w.k % 32 == 0 && aligned16(x) &&
                               row_len % 4 == 0 && gdim % 4 == 0 && w.main_row % 16 == 0;
     const uint64_t tiles = uint64_t{groups} * ((rank + kGemmTileRows - 1) / kGemmTileRows) *

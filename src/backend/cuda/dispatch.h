@@ -42,6 +42,19 @@ public:
     // Grouped low-rank projection (model.md §3.3 step 13): group g of x (columns
     // [g*w.k, (g+1)*w.k)) times rows [g*rank, (g+1)*rank) of w; out row length groups*rank.
     void matmul_grouped(const DevWeight &w, const float *x, uint32_t n, uint32_t groups, uint32_t rank, float *out);
+    // Decode products (n <= kMatvecTokens) whose rows go through the HC post epilogue
+    // (kernels.h, HcPostArgs); x: n rows of w.k floats.
+    static constexpr uint32_t kMatvecTokens = 8;
+    void matmul_hc_post(const DevWeight &w, const float *x, uint32_t n, const HcPostArgs &hc);
+    // The activations of n rows of `cols` floats (stride cols) as products with weights of
+    // type t read them: prepared for the previous product when that had the same input and
+    // forget() was not called since, else prepared now.
+    DevAct activation(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n);
+    // Drops the prepared activations: called before any op that may write device memory
+    // other than a product's output.
+    void forget() { prepared_.valid = false; }
+    // Drops them if [p, p + bytes) overlaps the prepared input (a product's output).
+    void forget_overlap(const void *p, uint64_t bytes);
 
 private:
     void run_prepared(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
@@ -50,6 +63,15 @@ private:
     cudaStream_t stream_;
     int sm_count_;
     ActivationBuffer act_;
+    // The input act_ holds codes of (quantized kinds only).
+    struct Prepared {
+        bool valid = false;
+        const float *x = nullptr;
+        uint64_t x_stride = 0;
+        uint32_t cols = 0, n = 0;
+        ActKind kind = ActKind::Float;
+        DevAct act;
+    } prepared_;
 };
 
 }  // namespace dstar::backend::cuda

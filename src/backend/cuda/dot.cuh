@@ -343,29 +343,4 @@ struct Dot<WType::F32, true> {
     static __device__ __forceinline__ float finish(double v) { return static_cast<float>(v); }
 };
 
-// The whole dot of one row with one activation row, by one warp (all lanes get the total,
-// before finish()).  Rows are read chunk by chunk, two chunks per lane in flight.
-template <class D>
-__device__ __forceinline__ typename D::Acc warp_row_dot(const DevWeight &w, uint64_t row, bool row_ok,
-                                                        const DevAct &a, uint64_t act_row, uint64_t off) {
-    constexpr int U = 2;
-    const int lane = threadIdx.x & 31;
-    const uint32_t nch = w.k / D::kElems;
-    typename D::Acc acc = 0;
-    for (uint32_t base = 0; base < nch; base += 32 * U) {
-        typename D::W wc[U] = {};
-        bool v[U];
-        uint32_t c[U];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            c[u] = base + u * 32 + lane;
-            v[u] = row_ok && c[u] < nch;
-            if (v[u]) D::load(wc[u], w, row, c[u]);
-        }
-#pragma unroll
-        for (int u = 0; u < U; u++) acc += D::term(wc[u], a, act_row, c[u], off, v[u]);
-    }
-    return warp_sum(acc);
-}
-
 }  // namespace dstar::backend::cuda

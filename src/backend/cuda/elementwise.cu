@@ -3,6 +3,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/dot.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/shared/activation.h"
 
 namespace dstar::backend::cuda {
 
@@ -78,15 +79,8 @@ __global__ void add_kernel(float *out, const float *a, const float *b, size_t n)
 }
 
 __global__ void swiglu_kernel(float *out, const float *g, const float *u, size_t n, float clamp) {
-    for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) {
-        float gv = g[i], uv = u[i];
-        if (clamp > 1.0e-6f) {
-            if (gv > clamp) gv = clamp;
-            if (uv > clamp) uv = clamp;
-            if (uv < -clamp) uv = -clamp;
-        }
-        out[i] = silu(gv) * uv;
-    }
+    for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
+        out[i] = shared::clamped_swiglu(g[i], u[i], clamp);
 }
 
 unsigned elementwise_grid(size_t n) {

@@ -19,11 +19,12 @@ __global__ void __launch_bounds__(128) indexer_scores_kernel(IndexerArgs a, uint
                                                              uint64_t score_stride) {
     extern __shared__ float sq[];  // [idx_head][idx_head_dim] queries, then [idx_head] weights
     const uint32_t t = t0 + blockIdx.y;
+    const uint32_t n_rows = (load_pos(a.pos0) + t + 1) / a.ratio;
+    if (blockIdx.x * blockDim.x >= n_rows) return;  // a block past the token's rows (whole block)
     const uint32_t qd = a.idx_head * a.idx_head_dim;
     for (uint32_t i = threadIdx.x; i < qd; i += blockDim.x) sq[i] = a.q[uint64_t{t} * qd + i];
     for (uint32_t i = threadIdx.x; i < a.idx_head; i += blockDim.x) sq[qd + i] = a.w[uint64_t{t} * a.idx_head + i];
     __syncthreads();
-    const uint32_t n_rows = (a.pos0 + t + 1) / a.ratio;
     const uint32_t c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= n_rows) return;
     const float *kv = a.idx_rows + uint64_t{c} * a.idx_head_dim;
@@ -50,7 +51,7 @@ __device__ __forceinline__ uint32_t score_key(float f) {
 constexpr int kTopkThreads = 256;
 
 __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float *scores, uint64_t score_stride,
-                                                                    uint32_t t0, uint32_t pos0, uint32_t ratio,
+                                                                    uint32_t t0, DevPos pos0, uint32_t ratio,
                                                                     uint32_t top_k, int32_t *sel) {
     __shared__ uint32_t hist[256];
     __shared__ uint32_t s_prefix, s_remaining;
@@ -58,7 +59,7 @@ __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float 
     __shared__ int run_eq, run_sel;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const uint32_t t = t0 + blockIdx.x;
-    const uint32_t n_rows = (pos0 + t + 1) / ratio;
+    const uint32_t n_rows = (load_pos(pos0) + t + 1) / ratio;
     const float *sc = scores + uint64_t{blockIdx.x} * score_stride;
     int32_t *out = sel + uint64_t{blockIdx.x} * top_k;
 
@@ -131,10 +132,10 @@ __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float 
 
 }  // namespace
 
-void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, float *scores, uint64_t score_stride,
-                           cudaStream_t stream) {
+void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, uint32_t rows_bound, float *scores,
+                           uint64_t score_stride, cudaStream_t stream) {
     if (nt == 0) return;
-    const uint32_t max_rows = (a.pos0 + t0 + nt) / a.ratio;
+    const uint32_t max_rows = rows_bound;
     const size_t smem = (size_t{a.idx_head} * a.idx_head_dim + a.idx_head) * sizeof(float);
     if (smem > 48 * 1024) fail("indexer: %u heads of %u values do not fit the score kernel", a.idx_head, a.idx_head_dim);
     const dim3 grid(grid_for(max_rows, 128), nt);
@@ -142,7 +143,7 @@ void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, float
     check_launch("indexer_scores", stream);
 }
 
-void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, uint32_t pos0,
+void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, DevPos pos0,
                          uint32_t ratio, uint32_t top_k, int32_t *sel, cudaStream_t stream) {
     if (nt == 0) return;
     indexer_topk_kernel<<<nt, kTopkThreads, 0, stream>>>(scores, score_stride, t0, pos0, ratio, top_k, sel);

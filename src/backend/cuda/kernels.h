@@ -71,6 +71,14 @@ struct DevAct {
     uint64_t stride = 0;           // elements (= code bytes) per token row
 };
 
+// A token position as kernels read it: the value, or (in recorded decode steps) the device
+// word the backend writes each step's position to, so that a replayed graph uses the
+// position of the step being replayed (device.cuh: load_pos).
+struct DevPos {
+    uint32_t value = 0;
+    const uint32_t *dev = nullptr;
+};
+
 // ---- memory, weights (memory.cu) ----
 void launch_fill(float *dst, float value, size_t n, cudaStream_t stream);
 // Rewrites `blocks` consecutive file blocks of type t (staged in device memory) into the
@@ -91,6 +99,16 @@ void launch_quantize_q8_k(const float *x, uint64_t x_stride, uint32_t n, uint32_
 // out[t * out_stride + r] = row r of W . activation of token t, for t < n (n <= 8) and every
 // row r.  Row r reads the activation columns starting at (r / rows_per_group) * group_offset
 // (grouped projections; rows_per_group = rows and group_offset = 0 otherwise).
+//
+// With hc.out_hc set, the product y of row r (plus hc.plus[t * rows + r] when given) is not
+// written to `out` but mixed into the token's hyper-connection streams as HC post does
+// (model.md §3.2): out_hc[t][a][r] = post[t][a] * y + sum_s comb[t][s][a] * res_hc[t][s][r].
+struct HcPostArgs {
+    float *out_hc = nullptr;
+    const float *plus = nullptr;
+    const float *res_hc = nullptr, *post = nullptr, *comb = nullptr;
+    uint32_t n_hc = 0;
+};
 struct MatvecArgs {
     DevWeight w;
     DevAct act;
@@ -99,6 +117,7 @@ struct MatvecArgs {
     uint64_t out_stride = 0;
     uint64_t rows_per_group = 0;
     uint64_t group_offset = 0;
+    HcPostArgs hc;
 };
 void launch_matvec_quant(const MatvecArgs &a, cudaStream_t stream);
 void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream);
@@ -147,7 +166,11 @@ struct RopeTable {
     float ramp_mix[kMaxRopePairs] = {};
 };
 void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope,
-                 uint32_t pos0, bool inverse, cudaStream_t stream);
+                 DevPos pos0, bool inverse, cudaStream_t stream);
+// Per-head RMS norm (optional weight w), RoPE at pos0 + t, and with fp8 the FP8 round trip
+// of the first head_dim - n_rot values, in place on n rows of n_head heads (norm.cu).
+void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head, uint32_t head_dim, float eps,
+                           const RopeTable &rope, DevPos pos0, bool fp8, cudaStream_t stream);
 
 // ---- QAT simulations (qat.cu) ----
 void launch_fp8_kv_round(float *x, uint32_t rows, uint32_t head_dim, uint32_t n_nope, cudaStream_t stream);
@@ -160,6 +183,20 @@ void launch_hc_split_sum(const float *mix, const float *scale, const float *base
                          float *comb, cudaStream_t stream);
 void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const float *post, const float *comb,
                     uint32_t n, uint32_t n_hc, uint32_t embd, cudaStream_t stream);
+// HC pre and the sublayer norm of up to kHcFusedTokens tokens of 4 streams in one launch:
+// the mix product of the unnormalised streams and their sum of squares by many blocks, then
+// (in the last block of each token) the RMS scale, the Sinkhorn split, out = sum_h pre_h X_h
+// and norm_out = rms_norm(out) * norm.  `fn` is the F16/BF16/F32 [n_hc * embd, 24] mix
+// matrix.  partial: kHcFusedPartials floats per token; counters: kHcFusedTokens words,
+// zero before the launch and left zero after it.
+constexpr uint32_t kHcFusedTokens = 8;
+constexpr uint32_t kHcFusedBlocks = 64;  // blocks per token
+constexpr uint32_t kHcFusedPartials = kHcFusedBlocks * 32;
+bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint32_t embd);
+void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
+                              const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
+                              float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
+                              float *partial, uint32_t *counters, cudaStream_t stream);
 // From mix [n][n_hc]: out[t] = sum_h (sigma(mix*scale + base) + eps) x_hc[t][h].
 void launch_hc_head_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
                         uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream);
@@ -172,35 +209,39 @@ struct CompressorArgs {
     const float *ape = nullptr;                         // [ratio][width]
     const float *norm = nullptr;                        // [head_dim]
     float *rows = nullptr;                              // compressed cache [cap][head_dim]
-    uint32_t head_dim = 0, ratio = 0, pos0 = 0, n = 0;
+    uint32_t head_dim = 0, ratio = 0, n = 0;
+    DevPos pos0;
     RopeTable rope;
     bool indexer = false;  // Hadamard + FP4 instead of FP8
     bool qat = true;
     float eps = 1e-6f;
 };
 // Emits every compressed row whose window closes inside the batch (reads the frontier as it
-// was before the batch).
+// was before the batch).  The grid covers the most rows n tokens can close, whatever the
+// position; blocks past the batch's rows do nothing.
 void launch_compressor_emit(const CompressorArgs &a, cudaStream_t stream);
 // Advances the frontier to the state after the batch (run after the emits).
 void launch_compressor_advance(const CompressorArgs &a, cudaStream_t stream);
 // Stores the batch's raw rows (f16-rounded when qat) into the ring: rows of the last
 // min(n, raw_cap) tokens.
-void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n, uint32_t pos0, uint32_t head_dim,
+void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n, DevPos pos0, uint32_t head_dim,
                       bool qat, cudaStream_t stream);
 
 // Indexer scores of tokens t in [t0, t0 + nt): score[(t - t0) * score_stride + c] for
 // c < (pos0 + t + 1) / 4.
+// The grid covers rows_bound rows (>= the rows any token of the launch sees).
 struct IndexerArgs {
     const float *idx_rows = nullptr;  // [cap][idx_head_dim]
     const float *q = nullptr;         // [n][idx_head * idx_head_dim]
     const float *w = nullptr;         // [n][idx_head]
-    uint32_t idx_head = 0, idx_head_dim = 0, ratio = 4, pos0 = 0;
+    uint32_t idx_head = 0, idx_head_dim = 0, ratio = 4;
+    DevPos pos0;
 };
-void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, float *scores, uint64_t score_stride,
-                           cudaStream_t stream);
+void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, uint32_t rows_bound, float *scores,
+                           uint64_t score_stride, cudaStream_t stream);
 // Top-k of each token's scores (ties: the lower row index), as ascending row lists:
 // sel[(t - t0) * top_k + i], i < top_k.  Needs count > top_k rows for every token.
-void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, uint32_t pos0,
+void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, DevPos pos0,
                          uint32_t ratio, uint32_t top_k, int32_t *sel, cudaStream_t stream);
 
 struct AttentionArgs {
@@ -214,7 +255,8 @@ struct AttentionArgs {
     uint32_t sel_t0 = 0, sel_stride = 0;
     float *out = nullptr;          // [n][n_head * head_dim]
     float *partial = nullptr;      // split scratch: [splits][n][n_head][head_dim + 2]
-    uint32_t n = 0, pos0 = 0, n_head = 0, head_dim = 0, window = 0, raw_cap = 0, ratio = 0;
+    uint32_t n = 0, n_head = 0, head_dim = 0, window = 0, raw_cap = 0, ratio = 0;
+    DevPos pos0;
     uint32_t splits = 1;
     bool qat = true;
 };
@@ -224,11 +266,14 @@ void launch_attention(const AttentionArgs &a, cudaStream_t stream);
 void launch_route(const float *logits, const float *bias, const int32_t *tid2eid, const int32_t *tokens, uint32_t n,
                   uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights,
                   cudaStream_t stream);
-// Decode path (any n; each (token, expert) pair reads its expert's rows):
+// Decode path (any n; each (token, expert) pair reads its expert's rows; one warp computes a
+// gate row and the matching up row with all their loads in flight):
 // mid[p][i] = silu(min(gate_e . x_t, c)) * clamp(up_e . x_t) * weights[p], p = t*k + j.
+// A plain SwiGLU feed-forward is the case k = 1 with sel = {0} and weights = {1}.
 void launch_moe_gate_up(const DevWeight &gate, const DevWeight &up, const DevAct &x, const int32_t *sel,
                         const float *weights, uint32_t n, uint32_t k, float clamp, float *mid, cudaStream_t stream);
-// out[t] = sum over j in order of down_{e_j} . mid[t*k + j].
+// out[t] = sum over j in order of down_{e_j} . mid[t*k + j] (one warp per output row, the k
+// experts' loads in flight together).
 void launch_moe_down(const DevWeight &down, const DevAct &mid, const int32_t *sel, uint32_t n, uint32_t k,
                      float *out, uint64_t out_stride, cudaStream_t stream);
 // Prefill path: pairs grouped by expert (stable), tiles of kGemmTileTokens pairs.

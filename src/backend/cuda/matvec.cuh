@@ -1,5 +1,5 @@
 // The decode matrix-vector kernel (up to 8 tokens), generic over the per-type pieces of
-// dot.cuh.  Included by matvec_quant.cu and matvec_float.cu, which instantiate it.
+// dot.cuh, with an optional HC post epilogue (kernels.h).  Included by matvec_quant.cu and matvec_float.cu, which instantiate it.
 //
 // Work split: a block of 4 warps handles 4 rows (SPLIT = 1, short rows: one warp per row)
 // or 1 row (SPLIT = 4, long rows: the warps share the row's chunks and their sums are added
@@ -10,8 +10,25 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/dot.cuh"
+#include "backend/shared/hc_math.h"
 
 namespace dstar::backend::cuda {
+
+// Stores the product y of row `row` for token t: to `out`, or through the HC post epilogue
+// (kernels.h, HcPostArgs) with the CPU's element formula (backend/shared/hc_math.h).
+__device__ __forceinline__ void store_row(const MatvecArgs &a, uint32_t t, uint64_t row, float y) {
+    if (!a.hc.out_hc) {
+        a.out[t * a.out_stride + row] = y;
+        return;
+    }
+    const uint64_t embd = a.w.rows;
+    const uint32_t nh = a.hc.n_hc;
+    if (a.hc.plus) y = a.hc.plus[t * embd + row] + y;
+    const float *post = a.hc.post + uint64_t{t} * nh, *comb = a.hc.comb + uint64_t{t} * nh * nh;
+    const float *res = a.hc.res_hc + uint64_t{t} * nh * embd + row;
+    float *o = a.hc.out_hc + uint64_t{t} * nh * embd + row;
+    for (uint32_t s = 0; s < nh; s++) o[s * embd] = shared::hc_post_elem(y, post, comb, res, embd, nh, s);
+}
 
 template <class D, int NT, int SPLIT>
 __global__ void __launch_bounds__(128) matvec_kernel(MatvecArgs a) {
@@ -48,7 +65,7 @@ __global__ void __launch_bounds__(128) matvec_kernel(MatvecArgs a) {
         if (lane == 0 && row_ok) {
 #pragma unroll
             for (int t = 0; t < NT; t++)
-                if (t < static_cast<int>(a.n)) a.out[t * a.out_stride + row] = D::finish(acc[t]);
+                if (t < static_cast<int>(a.n)) store_row(a, t, row, D::finish(acc[t]));
         }
     } else {
         __shared__ typename D::Acc sums[4][NT];
@@ -61,7 +78,7 @@ __global__ void __launch_bounds__(128) matvec_kernel(MatvecArgs a) {
         if (t < NT && t < static_cast<int>(a.n) && row_ok) {
             typename D::Acc s = sums[0][t];
             for (int w = 1; w < 4; w++) s += sums[w][t];
-            a.out[t * a.out_stride + row] = D::finish(s);
+            store_row(a, t, row, D::finish(s));
         }
     }
 }

@@ -1,36 +1,69 @@
 // Routed experts (model.md §3.6 step 5).
 //
 // Decode path: every (token, expert) pair of a step in one launch for gate + up (fused
-// with the clamped SwiGLU and the router weight), one launch for down, where each output
-// row sums the k experts' dot products in selection order (the CPU's order; no atomics).
+// with the clamped SwiGLU and the router weight; a warp loads a gate row and its up row
+// together), one launch for down, where a warp loads the rows of several experts together
+// and sums their dot products in selection order (the CPU's order; no atomics).
 // Prefill path (dispatch.cpp): pairs grouped by expert here (stable: pair order inside an
 // expert), then batched int8 products per expert tile (mmq.cu), SwiGLU, and an ordered
 // reduction over each token's experts.
 #include "backend/cuda/check.h"
 #include "backend/cuda/dot.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/shared/activation.h"
 #include "common/error.h"
 
 namespace dstar::backend::cuda {
 
 namespace {
 
-__device__ __forceinline__ float clamped_swiglu(float g, float u, float clamp) {
-    if (clamp > 1.0e-6f) {
-        if (g > clamp) g = clamp;
-        if (u > clamp) u = clamp;
-        if (u < -clamp) u = -clamp;
+constexpr int kMoeWarps = 8;    // warps (rows) per block of the decode kernels
+constexpr int kDownGroup = 6;   // experts whose down rows one warp loads together
+
+// The dot products of row ra of wa and row rb of wb (same type and row length) with
+// activation row act_row, by one warp: both rows' chunks are loaded before either product
+// is formed, so a lane has 2 * U loads in flight.  Every lane gets both totals (before
+// finish()).
+template <class D>
+__device__ __forceinline__ void warp_row_dot2(const DevWeight &wa, uint64_t ra, const DevWeight &wb, uint64_t rb,
+                                              const DevAct &x, uint64_t act_row, typename D::Acc &sa,
+                                              typename D::Acc &sb) {
+    constexpr int U = 2;
+    const int lane = threadIdx.x & 31;
+    const uint32_t nch = wa.k / D::kElems;
+    typename D::Acc acc_a = 0, acc_b = 0;
+    for (uint32_t base = 0; base < nch; base += 32 * U) {
+        typename D::W ca[U] = {}, cb[U] = {};
+        uint32_t c[U];
+        bool v[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            c[u] = base + u * 32 + lane;
+            v[u] = c[u] < nch;
+            if (v[u]) {
+                D::load(ca[u], wa, ra, c[u]);
+                D::load(cb[u], wb, rb, c[u]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            acc_a += D::term(ca[u], x, act_row, c[u], 0, v[u]);
+            acc_b += D::term(cb[u], x, act_row, c[u], 0, v[u]);
+        }
     }
-    return silu(g) * u;
+    sa = warp_sum(acc_a);
+    sb = warp_sum(acc_b);
 }
 
-// One warp per (pair, row): 4 rows per block, blockIdx.y = pair.
+// One warp per (pair, row): the gate and up rows of the pair's expert, then the clamped
+// SwiGLU and the router weight.  blockIdx.y = pair.
 template <class D>
-__global__ void __launch_bounds__(128) moe_gate_up_kernel(DevWeight gate, DevWeight up, DevAct x, const int32_t *sel,
-                                                          const float *weights, uint32_t k, float clamp, float *mid) {
+__global__ void __launch_bounds__(32 * kMoeWarps) moe_gate_up_kernel(DevWeight gate, DevWeight up, DevAct x,
+                                                                     const int32_t *sel, const float *weights,
+                                                                     uint32_t k, float clamp, float *mid) {
     const uint32_t p = blockIdx.y, t = p / k;
     const uint64_t ff = gate.rows_per_expert;
-    const uint64_t i = uint64_t{blockIdx.x} * 4 + (threadIdx.x >> 5);
+    const uint64_t i = uint64_t{blockIdx.x} * kMoeWarps + (threadIdx.x >> 5);
     if (i >= ff) return;  // whole warps
     const int32_t e = sel[p];
     const uint64_t n_exp = gate.rows / ff;
@@ -39,27 +72,57 @@ __global__ void __launch_bounds__(128) moe_gate_up_kernel(DevWeight gate, DevWei
         return;
     }
     const uint64_t row = static_cast<uint64_t>(e) * ff + i;
-    const float g = D::finish(warp_row_dot<D>(gate, row, true, x, t, 0));
-    const float u = D::finish(warp_row_dot<D>(up, row, true, x, t, 0));
-    if ((threadIdx.x & 31) == 0) mid[uint64_t{p} * ff + i] = clamped_swiglu(g, u, clamp) * weights[p];
+    typename D::Acc g, u;
+    warp_row_dot2<D>(gate, row, up, row, x, t, g, u);
+    if ((threadIdx.x & 31) == 0)
+        mid[uint64_t{p} * ff + i] = shared::clamped_swiglu(D::finish(g), D::finish(u), clamp) * weights[p];
 }
 
-// One warp per (token, output row).
+// One warp per (token, output row): the rows of up to kDownGroup of the token's experts are
+// loaded together, and the experts' products are added in selection order (the CPU's).
 template <class D>
-__global__ void __launch_bounds__(128) moe_down_kernel(DevWeight down, DevAct mid, const int32_t *sel, uint32_t k,
-                                                       float *out, uint64_t out_stride) {
+__global__ void __launch_bounds__(32 * kMoeWarps) moe_down_kernel(DevWeight down, DevAct mid, const int32_t *sel,
+                                                                  uint32_t k, float *out, uint64_t out_stride) {
     const uint32_t t = blockIdx.y;
+    const int lane = threadIdx.x & 31;
     const uint64_t d_out = down.rows_per_expert;
-    const uint64_t o = uint64_t{blockIdx.x} * 4 + (threadIdx.x >> 5);
-    if (o >= d_out) return;
+    const uint64_t o = uint64_t{blockIdx.x} * kMoeWarps + (threadIdx.x >> 5);
+    if (o >= d_out) return;  // whole warps
     const uint64_t n_exp = down.rows / d_out;
+    const uint32_t nch = down.k / D::kElems;
     float acc = 0.0f;
-    for (uint32_t j = 0; j < k; j++) {
-        const int32_t e = sel[uint64_t{t} * k + j];
-        if (e < 0 || static_cast<uint64_t>(e) >= n_exp) continue;
-        acc += D::finish(warp_row_dot<D>(down, static_cast<uint64_t>(e) * d_out + o, true, mid, uint64_t{t} * k + j, 0));
+    for (uint32_t j0 = 0; j0 < k; j0 += kDownGroup) {
+        uint64_t row[kDownGroup];
+        bool ok[kDownGroup];
+#pragma unroll
+        for (int g = 0; g < kDownGroup; g++) {
+            const uint32_t j = j0 + g;
+            const int32_t e = j < k ? sel[uint64_t{t} * k + j] : -1;
+            ok[g] = e >= 0 && static_cast<uint64_t>(e) < n_exp;
+            row[g] = ok[g] ? static_cast<uint64_t>(e) * d_out + o : 0;
+        }
+        typename D::Acc s[kDownGroup];
+#pragma unroll
+        for (int g = 0; g < kDownGroup; g++) s[g] = 0;
+        for (uint32_t base = 0; base < nch; base += 32) {
+            const uint32_t c = base + lane;
+            typename D::W w[kDownGroup] = {};
+            bool v[kDownGroup];
+#pragma unroll
+            for (int g = 0; g < kDownGroup; g++) {
+                v[g] = ok[g] && c < nch;
+                if (v[g]) D::load(w[g], down, row[g], c);
+            }
+#pragma unroll
+            for (int g = 0; g < kDownGroup; g++) s[g] += D::term(w[g], mid, uint64_t{t} * k + j0 + g, c, 0, v[g]);
+        }
+#pragma unroll
+        for (int g = 0; g < kDownGroup; g++) {
+            const float part = D::finish(warp_sum(s[g]));
+            if (ok[g]) acc += part;
+        }
     }
-    if ((threadIdx.x & 31) == 0) out[uint64_t{t} * out_stride + o] = acc;
+    if (lane == 0) out[uint64_t{t} * out_stride + o] = acc;
 }
 
 __global__ void moe_group_kernel(const int32_t *sel, uint32_t np, uint32_t n_expert, int32_t *pairs,
@@ -101,7 +164,8 @@ __global__ void moe_swiglu_kernel(const float *g, const float *u, const int32_t 
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
         const uint64_t p = i / ff;
         const int32_t e = sel[p];
-        mid[i] = (e < 0 || static_cast<uint32_t>(e) >= n_expert) ? 0.0f : clamped_swiglu(g[i], u[i], clamp) * weights[p];
+        mid[i] = (e < 0 || static_cast<uint32_t>(e) >= n_expert) ? 0.0f
+                                                                 : shared::clamped_swiglu(g[i], u[i], clamp) * weights[p];
     }
 }
 
@@ -122,15 +186,15 @@ __global__ void moe_reduce_kernel(const float *part, const int32_t *sel, uint32_
 template <class D>
 void gate_up_typed(const DevWeight &gate, const DevWeight &up, const DevAct &x, const int32_t *sel,
                    const float *weights, uint32_t n, uint32_t k, float clamp, float *mid, cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>((gate.rows_per_expert + 3) / 4), n * k);
-    moe_gate_up_kernel<D><<<grid, 128, 0, stream>>>(gate, up, x, sel, weights, k, clamp, mid);
+    const dim3 grid(static_cast<unsigned>((gate.rows_per_expert + kMoeWarps - 1) / kMoeWarps), n * k);
+    moe_gate_up_kernel<D><<<grid, 32 * kMoeWarps, 0, stream>>>(gate, up, x, sel, weights, k, clamp, mid);
 }
 
 template <class D>
 void down_typed(const DevWeight &down, const DevAct &mid, const int32_t *sel, uint32_t n, uint32_t k, float *out,
                 uint64_t out_stride, cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>((down.rows_per_expert + 3) / 4), n);
-    moe_down_kernel<D><<<grid, 128, 0, stream>>>(down, mid, sel, k, out, out_stride);
+    const dim3 grid(static_cast<unsigned>((down.rows_per_expert + kMoeWarps - 1) / kMoeWarps), n);
+    moe_down_kernel<D><<<grid, 32 * kMoeWarps, 0, stream>>>(down, mid, sel, k, out, out_stride);
 }
 
 // Calls f with the Dot type of a weight (vec: float rows allow 16-byte loads).

@@ -1,9 +1,11 @@
-// The router (model.md §3.6 steps 2-4): one thread per token runs the CPU reference's
-// selection loop (backend/cpu/moe.cpp) over the expert scores, so the same scores give the
-// same experts in the same order, ties to the lower expert id.
+// The router (model.md §3.6 steps 2-4): the same scores give the CPU reference's experts in
+// its order (ties to the lower expert id) and its weights (backend/shared/router.h).
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/shared/activation.h"
+#include "backend/shared/router.h"
+#include "common/error.h"
 #include "model/shape.h"
 
 namespace dstar::backend::cuda {
@@ -11,49 +13,71 @@ namespace dstar::backend::cuda {
 namespace {
 
 constexpr uint32_t kMaxK = 16;
+constexpr int kWarps = 4;  // tokens per block
 
-__device__ __forceinline__ float expert_prob(float logit) { return sqrtf(softplus_stable(logit)); }
-
-__global__ void route_kernel(const float *logits, const float *bias, const int32_t *tid2eid, const int32_t *tokens,
-                             uint32_t n, uint32_t n_expert, uint32_t k, float weights_scale, float min_sum,
-                             int32_t *sel, float *weights) {
-    const uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= n) return;
+// One warp per token.  Learned routing picks the k best selection scores (score + bias) by k
+// rounds of a warp arg-max that prefers the lower expert id among equal scores: the list
+// the CPU's insertion loop (shared::topk_offer, experts offered in id order) builds, in its
+// order.  The weights are then formed by the same shared code as on the CPU.
+__global__ void __launch_bounds__(32 * kWarps) route_kernel(const float *logits, const float *bias,
+                                                            const int32_t *tid2eid, const int32_t *tokens, uint32_t n,
+                                                            uint32_t n_expert, uint32_t k, float weights_scale,
+                                                            float min_sum, int32_t *sel, float *weights) {
+    extern __shared__ float s_score[];  // [kWarps][n_expert] selection scores (-inf: taken)
+    __shared__ int32_t s_sel[kWarps][kMaxK];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const uint32_t t = blockIdx.x * kWarps + warp;
+    if (t >= n) return;  // whole warps
     const float *lg = logits + uint64_t{t} * n_expert;
-    int32_t s[kMaxK];
-    float sv[kMaxK];
+    int32_t *s = s_sel[warp];
     if (tid2eid) {
         // Hash routing: the experts are fixed per token id (validated at load).
-        for (uint32_t j = 0; j < k; j++) s[j] = tid2eid[static_cast<uint64_t>(tokens[t]) * k + j];
+        if (lane < static_cast<int>(k)) s[lane] = tid2eid[static_cast<uint64_t>(tokens[t]) * k + lane];
     } else {
-        for (uint32_t j = 0; j < k; j++) s[j] = -1;
-        for (uint32_t e = 0; e < n_expert; e++) {
-            const float v = bias ? expert_prob(lg[e]) + bias[e] : expert_prob(lg[e]);
-            for (uint32_t j = 0; j < k; j++) {
-                if (s[j] < 0 || v > sv[j]) {
-                    for (uint32_t m = k - 1; m > j; m--) {
-                        s[m] = s[m - 1];
-                        sv[m] = sv[m - 1];
-                    }
-                    s[j] = static_cast<int32_t>(e);
-                    sv[j] = v;
-                    break;
+        float *score = s_score + static_cast<uint64_t>(warp) * n_expert;
+        for (uint32_t e = lane; e < n_expert; e += 32) {
+            const float p = shared::expert_prob(lg[e]);
+            score[e] = bias ? p + bias[e] : p;
+        }
+        __syncwarp();
+        for (uint32_t j = 0; j < k; j++) {
+            float best = -INFINITY;
+            int32_t at = -1;
+            for (uint32_t e = lane; e < n_expert; e += 32) {
+                const float v = score[e];
+                if (at < 0 || v > best) {
+                    best = v;
+                    at = static_cast<int32_t>(e);
                 }
             }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                const float ob = __shfl_xor_sync(kFullMask, best, o);
+                const int32_t oa = __shfl_xor_sync(kFullMask, at, o);
+                if (oa >= 0 && (at < 0 || ob > best || (ob == best && oa < at))) {
+                    best = ob;
+                    at = oa;
+                }
+            }
+            if (lane == 0) {
+                s[j] = at;
+                if (at >= 0) score[at] = -INFINITY;
+            }
+            __syncwarp();
         }
     }
+    __syncwarp();
+    if (lane != 0) return;
     // Weights from the unbiased scores, normalised over the chosen experts.
     float w[kMaxK];
-    float sum = 0.0f;
     for (uint32_t j = 0; j < k; j++) {
         const bool ok = s[j] >= 0 && static_cast<uint32_t>(s[j]) < n_expert;
-        w[j] = ok ? expert_prob(lg[s[j]]) : 0.0f;
-        sum += w[j];
+        w[j] = ok ? shared::expert_prob(lg[s[j]]) : 0.0f;
     }
-    if (sum < min_sum) sum = min_sum;
+    shared::normalise_router_weights(w, k, min_sum, weights_scale);
     for (uint32_t j = 0; j < k; j++) {
         sel[uint64_t{t} * k + j] = s[j];
-        weights[uint64_t{t} * k + j] = w[j] / sum * weights_scale;
+        weights[uint64_t{t} * k + j] = w[j];
     }
 }
 
@@ -63,8 +87,12 @@ void launch_route(const float *logits, const float *bias, const int32_t *tid2eid
                   uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights,
                   cudaStream_t stream) {
     if (n == 0) return;
-    route_kernel<<<grid_for(n, 128), 128, 0, stream>>>(logits, bias, tid2eid, tokens, n, n_expert, k, weights_scale,
-                                                      model::limits::kMinRouterSum, sel, weights);
+    if (k > kMaxK) fail("router: at most %u experts per token (got %u)", kMaxK, k);
+    const size_t smem = size_t{kWarps} * n_expert * sizeof(float);
+    if (smem > 48 * 1024) fail("router: %u experts do not fit the routing kernel", n_expert);
+    route_kernel<<<grid_for(n, kWarps), 32 * kWarps, smem, stream>>>(logits, bias, tid2eid, tokens, n, n_expert, k,
+                                                                   weights_scale, model::limits::kMinRouterSum, sel,
+                                                                   weights);
     check_launch("route", stream);
 }
 

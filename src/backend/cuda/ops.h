@@ -19,8 +19,10 @@ RopeTable rope_table(const model::RopeParams &p);
 struct AttentionScratch {
     DeviceScratch scores, sel, sel_count, partial;
 };
+// pos: b.pos0 as the kernels read it.  step: a recorded decode step, whose launches must
+// not depend on the position (sizes and splits from the caches' capacities).
 void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch, LayerState &st,
-                   const AttentionWeights &w, const AttentionBatch &b, const Numerics &num);
+                   const AttentionWeights &w, const AttentionBatch &b, const Numerics &num, DevPos pos, bool step);
 
 struct MoeScratch {
     ActivationBuffer x_act, mid_act;

@@ -7,18 +7,18 @@ namespace dstar::backend::cuda {
 
 namespace {
 
-__global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTable r, uint32_t pos0, bool inverse) {
+__global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTable r, DevPos pos0, bool inverse) {
     const uint32_t t = blockIdx.x, h = blockIdx.y, j = threadIdx.x;
     if (j >= r.n_rot / 2) return;
     float c, s;
-    rope_cos_sin(r, pos0 + t, j, inverse, c, s);
+    rope_cos_sin(r, load_pos(pos0) + t, j, inverse, c, s);
     rope_pair(x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot), j, c, s);
 }
 
 }  // namespace
 
 void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope,
-                 uint32_t pos0, bool inverse, cudaStream_t stream) {
+                 DevPos pos0, bool inverse, cudaStream_t stream) {
     if (n == 0 || n_head == 0 || rope.n_rot == 0) return;
     const dim3 grid(n, n_head);
     rope_kernel<<<grid, kMaxRopePairs, 0, stream>>>(x, stride, head_dim, rope, pos0, inverse);

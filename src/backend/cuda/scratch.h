@@ -4,8 +4,15 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace dstar::backend::cuda {
+
+// A counter of the events after which recorded work (CUDA graphs) may point at freed
+// device memory: a scratch buffer replaced by a larger one, a buffer the backend releases.
+// Graphs recorded under an older value are dropped, never replayed.
+uint64_t memory_generation();
+void bump_memory_generation();
 
 class DeviceScratch {
 public:
