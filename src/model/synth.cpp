@@ -1,12 +1,23 @@
 #include "model/synth.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "common/error.h"
 #include "common/fp16.h"
+#include "common/thread_pool.h"
 #include "gguf/writer.h"
 #include "model/gguf_metadata.h"
 #include "model/shape.h"
@@ -34,11 +45,25 @@ uint64_t fnv1a(const std::string &s, uint64_t h = 1469598103934665603ull) {
     return h;
 }
 
+// splitmix64's state advances by the same constant at every draw, so a generator can jump
+// straight to its n-th draw: every chunk of a tensor starts where a single sequential pass
+// would be at that point, and chunks made on any number of threads give the same bytes.
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+// The inverse of kGolden modulo 2^64 (Newton's iteration doubles the correct bits each
+// step), to turn a state difference back into a number of draws.
+constexpr uint64_t inverse_mod_2_64(uint64_t a) {
+    uint64_t x = a;  // correct to 3 bits for odd a
+    for (int i = 0; i < 5; i++) x *= 2 - a * x;
+    return x;
+}
+static_assert(kGolden * inverse_mod_2_64(kGolden) == 1);
+
 class Rng {
 public:
     explicit Rng(uint64_t seed) : s_(seed) {}
     uint64_t next() {  // splitmix64
-        uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+        uint64_t z = (s_ += kGolden);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
         return z ^ (z >> 31);
@@ -52,6 +77,11 @@ public:
         return (s * (1.0f / 16777216.0f) - 2.0f) * 1.7320508f;
     }
     uint32_t below(uint32_t n) { return static_cast<uint32_t>(next() % n); }
+
+    // Advances as `draws` calls of next() would.
+    void skip(uint64_t draws) { s_ += draws * kGolden; }
+    // next() calls made since `earlier` was a copy of this generator.
+    uint64_t draws_since(const Rng &earlier) const { return (s_ - earlier.s_) * inverse_mod_2_64(kGolden); }
 
 private:
     uint64_t s_;
@@ -228,93 +258,223 @@ float unit_std(TensorType t) {
     return static_cast<float>(std::sqrt(s2 / static_cast<double>(v.size()) - mean * mean));
 }
 
-// ---- streaming the data of one tensor -------------------------------------------------------
+// ---- the data of one tensor, in independent chunks --------------------------------------------
 
-class TensorFiller {
-public:
-    TensorFiller(const TensorPlan &p, const ModelConfig &c, uint64_t seed, gguf::Writer &w)
-        : p_(p), c_(c), rng_(fnv1a(p.name, fnv1a(std::to_string(seed)))), w_(w) {}
+// Default bytes of one chunk of a tensor: a few MB, so that even the largest tensors spread
+// over all threads.
+constexpr uint64_t kChunkBytes = 8u << 20;
 
-    void run() {
-        const gguf::TypeInfo *info = gguf::type_info(p_.type);
-        uint64_t row_bytes = 0;
-        gguf::row_bytes(p_.type, p_.dims[0], &row_bytes);
-        uint64_t rows = 1;
-        for (size_t i = 1; i < p_.dims.size(); i++) rows *= p_.dims[i];
-        if (p_.fill == Fill::HashTable) return hash_table();
-        const uint64_t rows_per_expert = p_.dims.size() > 2 ? p_.dims[1] : rows;
-        const uint64_t chunk_rows = std::max<uint64_t>(1, (8u << 20) / row_bytes);
-        std::vector<uint8_t> buf;
-        std::vector<float> f;
-        const float unit = p_.fill == Fill::Experts ? unit_std(p_.type) : 1.0f;
-        for (uint64_t r0 = 0; r0 < rows;) {
-            // Never let a chunk straddle two experts (each has its own gain).
-            const uint64_t expert = r0 / rows_per_expert;
-            const uint64_t end = std::min({rows, r0 + chunk_rows, (expert + 1) * rows_per_expert});
-            const uint64_t n = end - r0;
-            buf.resize(n * row_bytes);
-            const uint64_t elems = n * p_.dims[0];
-            switch (p_.fill) {
-            case Fill::Experts: {
-                const float g = expert_gain(expert);
-                const float std = p_.down ? p_.a / (g * g) : p_.a * g;
-                random_blocks(p_.type, rng_, std / unit, elems / info->block_elems, buf.data());
-                break;
-            }
-            default:
-                f.resize(elems);
-                for (uint64_t i = 0; i < elems; i++) f[i] = value();
-                encode(f.data(), elems, buf.data());
-            }
-            w_.write_data(buf.data(), buf.size());
+// A run of whole rows of one tensor, generated on its own.
+struct Chunk {
+    size_t tensor = 0;        // index into the plan
+    uint64_t row0 = 0, rows = 0;
+    uint64_t first_draw = 0;  // random draws the tensor's generator made before this chunk
+    uint64_t bytes = 0;
+};
+
+// What the chunks of one tensor share.
+struct TensorRecipe {
+    uint64_t seed = 0;        // the tensor's generator starts here
+    uint64_t row_bytes = 0;
+    uint64_t rows = 0;
+    uint64_t rows_per_expert = 0;
+    float unit = 1.0f;        // Experts: standard deviation of blocks made with base scale 1
+};
+
+float fill_value(const TensorPlan &p, Rng &rng) {
+    switch (p.fill) {
+    case Fill::Const: return p.a;
+    case Fill::Uniform: return p.a + (p.b - p.a) * rng.uniform();
+    case Fill::Normal: return rng.normal() * p.a;
+    default: return 0.0f;
+    }
+}
+
+// Random draws one unit of a tensor's data takes: one element for value fills, one block for
+// Experts.  Measured on a scratch generator, so it always agrees with the code that draws.
+uint64_t draws_per_unit(const TensorPlan &p) {
+    Rng rng(0);
+    const Rng start = rng;
+    if (p.fill == Fill::Experts) {
+        std::vector<uint8_t> block(gguf::type_info(p.type)->block_bytes);
+        random_blocks(p.type, rng, 1.0f, 1, block.data());
+    } else {
+        fill_value(p, rng);
+    }
+    return rng.draws_since(start);
+}
+
+void encode_values(const TensorPlan &p, const float *f, uint64_t n, uint8_t *out) {
+    switch (p.type) {
+    case TensorType::F32: std::memcpy(out, f, n * 4); break;
+    case TensorType::F16:
+        for (uint64_t i = 0; i < n; i++) {
+            const uint16_t h = f32_to_f16(f[i]);
+            std::memcpy(out + 2 * i, &h, 2);
+        }
+        break;
+    case TensorType::Q8_0: quant::quantize_row_q8_0(f, out, n); break;
+    default: fail("synth: cannot encode %s values for '%s'", gguf::type_name(p.type).c_str(), p.name.c_str());
+    }
+}
+
+// Hash routing: each token id gets k distinct experts.
+void hash_table(const TensorPlan &p, const ModelConfig &c, Rng &rng, uint8_t *out) {
+    const uint32_t k = static_cast<uint32_t>(p.dims[0]);
+    const uint64_t vocab = p.dims[1];
+    std::vector<int32_t> perm(c.n_expert), row(k);
+    for (uint64_t t = 0; t < vocab; t++) {
+        for (uint32_t e = 0; e < c.n_expert; e++) perm[e] = static_cast<int32_t>(e);
+        for (uint32_t j = 0; j < k; j++) {
+            const uint32_t pick = j + rng.below(c.n_expert - j);
+            std::swap(perm[j], perm[pick]);
+            row[j] = perm[j];
+        }
+        std::memcpy(out + t * k * sizeof(int32_t), row.data(), k * sizeof(int32_t));
+    }
+}
+
+// Splits every tensor into chunks of whole rows (never straddling two experts: each has its
+// own gain; the hash table is one chunk) and records where each chunk's draws start.
+std::vector<Chunk> plan_chunks(const std::vector<TensorPlan> &plan, uint64_t seed, uint64_t chunk_bytes,
+                               std::vector<TensorRecipe> *recipes) {
+    std::vector<Chunk> chunks;
+    recipes->assign(plan.size(), {});
+    for (size_t ti = 0; ti < plan.size(); ti++) {
+        const TensorPlan &p = plan[ti];
+        TensorRecipe &r = (*recipes)[ti];
+        r.seed = fnv1a(p.name, fnv1a(std::to_string(seed)));
+        gguf::row_bytes(p.type, p.dims[0], &r.row_bytes);
+        r.rows = 1;
+        for (size_t i = 1; i < p.dims.size(); i++) r.rows *= p.dims[i];
+        if (p.fill == Fill::HashTable) {
+            chunks.push_back({ti, 0, r.rows, 0, r.rows * r.row_bytes});
+            continue;
+        }
+        r.rows_per_expert = p.dims.size() > 2 ? p.dims[1] : r.rows;
+        if (p.fill == Fill::Experts) r.unit = unit_std(p.type);
+        const uint64_t unit_elems = p.fill == Fill::Experts ? gguf::type_info(p.type)->block_elems : 1;
+        const uint64_t draws_per_row = p.dims[0] / unit_elems * draws_per_unit(p);
+        const uint64_t chunk_rows = std::max<uint64_t>(1, chunk_bytes / r.row_bytes);
+        for (uint64_t r0 = 0; r0 < r.rows;) {
+            const uint64_t expert = r0 / r.rows_per_expert;
+            const uint64_t end = std::min({r.rows, r0 + chunk_rows, (expert + 1) * r.rows_per_expert});
+            chunks.push_back({ti, r0, end - r0, r0 * draws_per_row, (end - r0) * r.row_bytes});
             r0 = end;
         }
     }
+    return chunks;
+}
+
+// Writes the bytes of one chunk to `out`.
+void make_chunk(const TensorPlan &p, const TensorRecipe &r, const ModelConfig &c, const Chunk &ch, uint8_t *out) {
+    Rng rng(r.seed);
+    rng.skip(ch.first_draw);
+    if (p.fill == Fill::HashTable) return hash_table(p, c, rng, out);
+    const gguf::TypeInfo *info = gguf::type_info(p.type);
+    const uint64_t elems = ch.rows * p.dims[0];
+    if (p.fill == Fill::Experts) {
+        const uint64_t expert = ch.row0 / r.rows_per_expert;
+        const float g = expert_gain(expert);
+        const float std = p.down ? p.a / (g * g) : p.a * g;
+        random_blocks(p.type, rng, std / r.unit, elems / info->block_elems, out);
+        return;
+    }
+    // Values in slices of whole blocks (rows are whole blocks, so a slice never splits one):
+    // the floats stay in cache between drawing and encoding.
+    constexpr uint64_t kSlice = 8192;
+    static_assert(kSlice % 256 == 0, "slices hold whole blocks of every type");
+    float f[kSlice];
+    uint64_t bytes_per_slice = 0;
+    gguf::row_bytes(p.type, kSlice, &bytes_per_slice);
+    for (uint64_t e0 = 0, o = 0; e0 < elems; e0 += kSlice, o += bytes_per_slice) {
+        const uint64_t n = std::min(kSlice, elems - e0);
+        for (uint64_t i = 0; i < n; i++) f[i] = fill_value(p, rng);
+        encode_values(p, f, n, out + o);
+    }
+}
+
+// The data section of a file whose layout is already on disk (tensor data as holes), mapped
+// writable: every thread fills its chunks in place, so no single thread copies all the bytes
+// (one writer into tmpfs tops out near 1-2 GB/s; the full file is 87 GB).
+class MappedData {
+public:
+    explicit MappedData(const std::string &path) : path_(path) {
+        fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd_ < 0) fail("cannot open '%s' for writing: %s", path.c_str(), std::strerror(errno));
+        struct stat st;
+        if (::fstat(fd_, &st) != 0) fail("cannot stat '%s': %s", path.c_str(), std::strerror(errno));
+        size_ = static_cast<uint64_t>(st.st_size);
+        void *p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+        if (p == MAP_FAILED) fail("cannot map '%s' for writing: %s", path.c_str(), std::strerror(errno));
+        base_ = static_cast<uint8_t *>(p);
+    }
+    ~MappedData() {
+        if (base_) ::munmap(base_, size_);
+        if (fd_ >= 0) ::close(fd_);
+    }
+    MappedData(const MappedData &) = delete;
+    MappedData &operator=(const MappedData &) = delete;
+
+    uint8_t *at(uint64_t offset, uint64_t bytes) const {
+        if (offset + bytes > size_)
+            fail("synth: chunk at byte %llu overruns '%s'", static_cast<unsigned long long>(offset), path_.c_str());
+        return base_ + offset;
+    }
+    // Writes the pages back and closes the file; errors (a full disk) are reported here.
+    void finish() {
+        if (::msync(base_, size_, MS_SYNC) != 0) fail("cannot write '%s': %s", path_.c_str(), std::strerror(errno));
+        ::munmap(base_, size_);
+        base_ = nullptr;
+        const int rc = ::fsync(fd_);
+        ::close(fd_);
+        fd_ = -1;
+        if (rc != 0) fail("cannot sync '%s': %s", path_.c_str(), std::strerror(errno));
+    }
 
 private:
-    float value() {
-        switch (p_.fill) {
-        case Fill::Const: return p_.a;
-        case Fill::Uniform: return p_.a + (p_.b - p_.a) * rng_.uniform();
-        case Fill::Normal: return rng_.normal() * p_.a;
-        default: return 0.0f;
-        }
-    }
+    std::string path_;
+    int fd_ = -1;
+    uint8_t *base_ = nullptr;
+    uint64_t size_ = 0;
+};
 
-    void encode(const float *f, uint64_t n, uint8_t *out) {
-        switch (p_.type) {
-        case TensorType::F32: std::memcpy(out, f, n * 4); break;
-        case TensorType::F16:
-            for (uint64_t i = 0; i < n; i++) {
-                const uint16_t h = f32_to_f16(f[i]);
-                std::memcpy(out + 2 * i, &h, 2);
+// Runs work(i) for every i in [0, n) on `threads` threads (each takes the next index), and
+// rethrows the first exception once all have stopped.
+void run_parallel(size_t n, int threads, const std::function<void(size_t)> &work) {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::exception_ptr error;
+    auto worker = [&] {
+        for (size_t i; !stop.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < n;) {
+            try {
+                work(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!error) error = std::current_exception();
+                stop = true;
             }
-            break;
-        case TensorType::Q8_0: quant::quantize_row_q8_0(f, out, n); break;
-        default: fail("synth: cannot encode %s values for '%s'", gguf::type_name(p_.type).c_str(), p_.name.c_str());
         }
-    }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; t++) pool.emplace_back(worker);
+    worker();  // the calling thread is one of them
+    for (std::thread &t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
 
-    // Hash routing: each token id gets k distinct experts.
-    void hash_table() {
-        const uint32_t k = static_cast<uint32_t>(p_.dims[0]);
-        const uint64_t vocab = p_.dims[1];
-        std::vector<int32_t> perm(c_.n_expert), row(k);
-        for (uint64_t t = 0; t < vocab; t++) {
-            for (uint32_t e = 0; e < c_.n_expert; e++) perm[e] = static_cast<int32_t>(e);
-            for (uint32_t j = 0; j < k; j++) {
-                const uint32_t pick = j + rng_.below(c_.n_expert - j);
-                std::swap(perm[j], perm[pick]);
-                row[j] = perm[j];
-            }
-            w_.write_data(row.data(), k * sizeof(int32_t));
-        }
+// Removes a file unless dismissed (the half-made data of a failed synthesis).
+class RemoveOnError {
+public:
+    explicit RemoveOnError(std::string path) : path_(std::move(path)) {}
+    ~RemoveOnError() {
+        if (!path_.empty()) ::unlink(path_.c_str());
     }
+    void dismiss() { path_.clear(); }
 
-    const TensorPlan &p_;
-    const ModelConfig &c_;
-    Rng rng_;
-    gguf::Writer &w_;
+private:
+    std::string path_;
 };
 
 // ---- metadata --------------------------------------------------------------------------------
@@ -373,21 +533,44 @@ ModelConfig synth_config(const SynthOptions &opt) {
 SynthResult write_synthetic(const std::string &path, const SynthOptions &opt, const SynthProgress &progress) {
     const ModelConfig c = synth_config(opt);
     const std::vector<TensorPlan> plan = opt.mtp ? plan_mtp(c) : plan_main(c, opt.quant);
-    gguf::Writer w(path);
+    // The layout (metadata, directory, data as holes) goes to a side file first; the data is
+    // then made in place and the file renamed, so `path` only ever names a complete file.
+    const std::string layout_path = opt.sparse ? path : path + ".synth";
+    RemoveOnError cleanup(opt.sparse ? std::string() : layout_path);
+    gguf::Writer w(layout_path);
     if (!opt.mtp) add_metadata(w, c, opt, synth_vocab(opt.tokenizer_json, c.n_vocab));
     else add_metadata(w, c, opt, tok::HfVocab{});
     for (const TensorPlan &p : plan) w.add_tensor(p.name, p.type, p.dims);
     w.begin_data();
-    const uint64_t total = w.total_tensor_bytes();
-    uint64_t done = 0;
-    const auto &sizes = w.tensor_sizes();
-    for (size_t i = 0; i < plan.size(); i++) {
-        if (opt.sparse) w.skip_data(sizes[i].second);
-        else TensorFiller(plan[i], c, opt.seed, w).run();
-        done += sizes[i].second;
-        if (progress) progress(done, total);
+    std::vector<uint64_t> file_offset;  // of each tensor's data
+    for (const auto &[name, bytes] : w.tensor_sizes()) {
+        file_offset.push_back(w.file_size());
+        w.skip_data(bytes);
     }
     w.finish();
+    const uint64_t total = w.total_tensor_bytes();
+    if (!opt.sparse) {
+        std::vector<TensorRecipe> recipes;
+        const uint64_t chunk_bytes = opt.chunk_bytes ? opt.chunk_bytes : kChunkBytes;
+        const std::vector<Chunk> chunks = plan_chunks(plan, opt.seed, chunk_bytes, &recipes);
+        MappedData data(layout_path);
+        std::mutex progress_mu;
+        uint64_t done = 0;
+        run_parallel(chunks.size(), opt.threads > 0 ? opt.threads : ThreadPool::default_threads(), [&](size_t i) {
+            const Chunk &ch = chunks[i];
+            const TensorRecipe &r = recipes[ch.tensor];
+            make_chunk(plan[ch.tensor], r, c, ch, data.at(file_offset[ch.tensor] + ch.row0 * r.row_bytes, ch.bytes));
+            std::lock_guard<std::mutex> lock(progress_mu);
+            done += ch.bytes;
+            if (progress) progress(done, total);
+        });
+        data.finish();
+        if (std::rename(layout_path.c_str(), path.c_str()) != 0)
+            fail("cannot rename '%s' to '%s': %s", layout_path.c_str(), path.c_str(), std::strerror(errno));
+        cleanup.dismiss();
+    } else if (progress) {
+        progress(total, total);
+    }
     SynthResult r;
     r.tensor_bytes = total;
     r.n_tensors = plan.size();

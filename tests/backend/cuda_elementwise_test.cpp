@@ -21,7 +21,7 @@ void report(const std::string &what, const Diff &d) { std::printf("%-40s %s\n", 
 TEST(CudaElementwise, RmsNorm) {
     DSTAR_REQUIRE_GPU();
     Backends &b = *backends();
-    for (uint32_t dim : {64u, 192u, 4096u, 16384u}) {
+    for (uint32_t dim : {64u, 97u, 192u, 512u, 1024u, 4096u, 16384u, 20000u}) {
         for (uint32_t rows : {1u, 37u}) {
             Mirror x(random_floats(size_t{rows} * dim, dim + rows, 3.0f));
             HostWeight hw = make_vector(random_floats(dim, 5 * dim));
@@ -48,17 +48,19 @@ TEST(CudaElementwise, EmbedEveryType) {
     Backends &b = *backends();
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q2_K,
                          TensorType::Q4_K, TensorType::IQ2_XXS}) {
-        HostWeight hw = make_weight(t, 512, 50, 1, 11);
-        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
-        const std::vector<int32_t> tokens = {0, 49, 7, 7, 23};
-        Mirror out(tokens.size() * 4 * 512);
-        b.cpu->embed(wc, tokens.data(), 5, 4, out.cpu);
-        b.gpu->embed(wg, tokens.data(), 5, 4, out.gpu);
-        const Diff d = compare(out.cpu_values(), out.gpu_values());
-        report(strformat("embed %s", tname(t)), d);
-        EXPECT_EQ(d.mismatches, 0u) << tname(t);
-        const int32_t bad = 50;
-        EXPECT_THROW(b.gpu->embed(wg, &bad, 1, 4, out.gpu), Error);
+        for (uint64_t d : {512u, 4096u}) {  // 2 and 16 blocks per token
+            HostWeight hw = make_weight(t, d, 50, 1, 11);
+            const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+            const std::vector<int32_t> tokens = {0, 49, 7, 7, 23};
+            Mirror out(tokens.size() * 4 * d);
+            b.cpu->embed(wc, tokens.data(), 5, 4, out.cpu);
+            b.gpu->embed(wg, tokens.data(), 5, 4, out.gpu);
+            const Diff diff = compare(out.cpu_values(), out.gpu_values());
+            report(strformat("embed %s d=%u", tname(t), static_cast<unsigned>(d)), diff);
+            EXPECT_EQ(diff.mismatches, 0u) << tname(t);
+            const int32_t bad = 50;
+            EXPECT_THROW(b.gpu->embed(wg, &bad, 1, 4, out.gpu), Error);
+        }
     }
 }
 
@@ -99,6 +101,47 @@ TEST(CudaElementwise, RopeForwardAndInverse) {
                 report(strformat("rope layer %u pos0 %u%s", layer, pos0, inverse ? " inverse" : ""), d);
                 EXPECT_EQ(d.bad, 0u);
                 EXPECT_LE(d.max_abs, 2e-6 * d.ref_max);
+            }
+        }
+    }
+}
+
+// The fused per-head norm + RoPE (+ FP8) against the CPU's rms_norm, rope and fp8_kv_round:
+// the model's 64 query heads of 512 and its KV head (weight, FP8), small and odd heads (the
+// warp-per-head kernel: heads of 128, 200 or 256 values, partly idle lanes), and heads it
+// does not take (130 values: not whole float4s; 1024 values: past its 512), which run the
+// block kernel.  Same tolerance as RoPE; the FP8 part is exact given the same norm scale.
+TEST(CudaElementwise, HeadNormRope) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const model::ModelConfig cfg = model::ModelConfig::flash();
+    struct Case {
+        uint32_t n_head, head_dim;
+        bool weight, fp8;
+    };
+    for (const Case &c : {Case{64, 512, false, false}, Case{1, 512, true, true}, Case{5, 128, true, true},
+                          Case{3, 256, false, true}, Case{6, 200, true, false}, Case{7, 66 + 64, false, false},
+                          Case{2, 1024, true, true}}) {
+        for (uint32_t layer : {0u, 2u}) {
+            const model::RopeParams p = model::rope_params(cfg, layer);
+            if (p.n_rot > c.head_dim) continue;
+            HostWeight hw = make_vector(random_floats(c.head_dim, c.head_dim + 3));
+            const Weight wc = b.cpu->bind(hw.tensor, true), wg = b.gpu->bind(hw.tensor, true);
+            for (uint32_t pos0 : {0u, 1000u, 100000u}) {
+                for (uint32_t n : {1u, 3u}) {
+                    Mirror x(random_floats(size_t{n} * c.n_head * c.head_dim, pos0 + n + c.head_dim, 2.0f));
+                    b.cpu->head_norm_rope(x.cpu, c.weight ? &wc : nullptr, n, c.n_head, c.head_dim, 1e-6f, p, pos0,
+                                          c.fp8);
+                    b.gpu->head_norm_rope(x.gpu, c.weight ? &wg : nullptr, n, c.n_head, c.head_dim, 1e-6f, p, pos0,
+                                          c.fp8);
+                    const Diff d = compare(x.cpu_values(), x.gpu_values());
+                    const std::string what = strformat("head_norm_rope %ux%u%s%s layer %u pos0 %u n %u", c.n_head,
+                                                       c.head_dim, c.weight ? " w" : "", c.fp8 ? " fp8" : "", layer,
+                                                       pos0, n);
+                    if (n == 1) report(what, d);
+                    EXPECT_EQ(d.bad, 0u) << what;
+                    EXPECT_LE(d.max_abs, 2e-6 * d.ref_max) << what;
+                }
             }
         }
     }

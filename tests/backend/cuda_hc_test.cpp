@@ -1,8 +1,12 @@
 // CUDA hyper-connection mixers against the CPU reference.  hc_post is the same float
-// operations in the same order (equal bits required).  hc_pre / hc_head run the mix matmul
-// (F16 weights): up to 8 tokens in f32 with another summation order, above that on tensor
-// cores with the activations split into two f16 parts (near-f32 products); either way the
-// outputs agree within 2e-5 of their scale after the Sinkhorn iterations.
+// operations in the same order (equal bits required).  hc_pre / hc_head run the mix product
+// of the batch with the RMS norm folded in (hc_mix.cu: f32 products in another summation
+// order, the RMS scale applied to the sums instead of the inputs); the outputs agree within
+// 2e-5 of their scale after the Sinkhorn iterations.  Covered: every batch size 1..300
+// (token tiles of 64, partial last tiles), the model's 16384-wide rows, rows whose last
+// 256-column slice is partial, and F16 / BF16 / F32 weights.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "backend/cuda_test_util.h"
@@ -18,9 +22,10 @@ struct HcSet {
     HcWeights cpu, gpu;
 };
 
-void make_hc(HcSet &s, uint32_t rows, uint32_t seed) {
+void make_hc(HcSet &s, uint32_t rows, uint32_t seed, uint32_t embd = kEmbd,
+             gguf::TensorType type = gguf::TensorType::F16) {
     Backends &b = *backends();
-    s.fn = make_weight(gguf::TensorType::F16, kHc * kEmbd, rows, 1, seed, "hc.fn");
+    s.fn = make_weight(type, kHc * embd, rows, 1, seed, "hc.fn");
     s.scale = make_vector({0.7f, 0.4f, 0.9f}, "hc.scale");
     s.base = make_vector(random_floats(rows, seed + 1, 0.5f), "hc.base");
     s.cpu = {b.cpu->bind(s.fn.tensor, false), b.cpu->bind(s.scale.tensor, true), b.cpu->bind(s.base.tensor, true)};
@@ -33,19 +38,60 @@ void expect_close(const std::string &what, const Diff &d, uint32_t n) {
     EXPECT_LE(d.max_abs, (n <= 8 ? 1e-5 : 2e-5) * std::max(d.ref_max, 1.0)) << what;
 }
 
+// hc_pre of n tokens of `embd`-wide streams on both backends; prints the comparison when
+// `print` (the loop over every batch size prints only a few).
+void check_pre(const HcSet &s, uint32_t n, uint32_t embd, float x_sigma, bool print, const std::string &tag) {
+    Backends &b = *backends();
+    Mirror x(random_floats(size_t{n} * kHc * embd, 3 * n + embd, x_sigma));
+    Mirror out(size_t{n} * embd), post(size_t{n} * kHc), comb(size_t{n} * kHc * kHc);
+    b.cpu->hc_pre(s.cpu, x.cpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.cpu, post.cpu, comb.cpu);
+    b.gpu->hc_pre(s.gpu, x.gpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.gpu, post.gpu, comb.gpu);
+    const Diff d_out = compare(out.cpu_values(), out.gpu_values());
+    const Diff d_post = compare(post.cpu_values(), post.gpu_values());
+    const Diff d_comb = compare(comb.cpu_values(), comb.gpu_values());
+    if (print || d_out.bad || d_post.bad || d_comb.bad) {
+        expect_close(strformat("hc_pre%s out n=%u", tag.c_str(), n), d_out, n);
+        expect_close(strformat("hc_pre%s post n=%u", tag.c_str(), n), d_post, n);
+        expect_close(strformat("hc_pre%s comb n=%u", tag.c_str(), n), d_comb, n);
+        return;
+    }
+    const double tol = n <= 8 ? 1e-5 : 2e-5;
+    EXPECT_LE(d_out.max_abs, tol * std::max(d_out.ref_max, 1.0)) << tag << " out n=" << n;
+    EXPECT_LE(d_post.max_abs, tol * std::max(d_post.ref_max, 1.0)) << tag << " post n=" << n;
+    EXPECT_LE(d_comb.max_abs, tol * std::max(d_comb.ref_max, 1.0)) << tag << " comb n=" << n;
+}
+
 TEST(CudaHc, PreMatchesCpu) {
     DSTAR_REQUIRE_GPU();
-    Backends &b = *backends();
     HcSet s;
     make_hc(s, kMix, 21);
-    for (uint32_t n : {1u, 5u, 8u, 9u, 40u}) {
-        Mirror x(random_floats(size_t{n} * kHc * kEmbd, 3 * n));
-        Mirror out(size_t{n} * kEmbd), post(size_t{n} * kHc), comb(size_t{n} * kHc * kHc);
-        b.cpu->hc_pre(s.cpu, x.cpu, n, kHc, kEmbd, 20, 1e-6f, 1e-6f, out.cpu, post.cpu, comb.cpu);
-        b.gpu->hc_pre(s.gpu, x.gpu, n, kHc, kEmbd, 20, 1e-6f, 1e-6f, out.gpu, post.gpu, comb.gpu);
-        expect_close(strformat("hc_pre out n=%u", n), compare(out.cpu_values(), out.gpu_values()), n);
-        expect_close(strformat("hc_pre post n=%u", n), compare(post.cpu_values(), post.gpu_values()), n);
-        expect_close(strformat("hc_pre comb n=%u", n), compare(comb.cpu_values(), comb.gpu_values()), n);
+    for (uint32_t n = 1; n <= 300; n++) {
+        const bool print = n <= 9 || n % 64 <= 1 || n % 64 == 63 || n == 300;
+        check_pre(s, n, kEmbd, 1.0f, print, "");
+    }
+}
+
+// The model's width (4 x 4096), unnormalised streams of a larger scale, chunk-sized batches.
+TEST(CudaHc, PreModelShape) {
+    DSTAR_REQUIRE_GPU();
+    constexpr uint32_t kModelEmbd = 4096;
+    HcSet s;
+    make_hc(s, kMix, 22, kModelEmbd);
+    for (uint32_t n : {1u, 9u, 64u, 256u, 300u}) check_pre(s, n, kModelEmbd, 7.0f, true, " 4x4096");
+}
+
+// Rows of 4 x 200 = 800 values: three full 256-column slices and a partial one; BF16 and F32
+// weights.
+TEST(CudaHc, PreOddWidthAndTypes) {
+    DSTAR_REQUIRE_GPU();
+    HcSet s16, sbf, s32;
+    make_hc(s16, kMix, 23, 200, gguf::TensorType::F16);
+    make_hc(sbf, kMix, 24, 200, gguf::TensorType::BF16);
+    make_hc(s32, kMix, 25, 200, gguf::TensorType::F32);
+    for (uint32_t n : {1u, 8u, 65u, 130u}) {
+        check_pre(s16, n, 200, 1.0f, true, " f16 4x200");
+        check_pre(sbf, n, 200, 1.0f, true, " bf16 4x200");
+        check_pre(s32, n, 200, 1.0f, true, " f32 4x200");
     }
 }
 
@@ -68,12 +114,68 @@ TEST(CudaHc, HeadMatchesCpu) {
     Backends &b = *backends();
     HcSet s;
     make_hc(s, kHc, 33);
-    for (uint32_t n : {1u, 7u, 12u}) {
+    for (uint32_t n : {1u, 7u, 12u, 64u, 65u, 200u}) {
         Mirror x(random_floats(size_t{n} * kHc * kEmbd, 9 * n));
         Mirror out(size_t{n} * kEmbd);
         b.cpu->hc_head(s.cpu.fn, s.cpu.scale, s.cpu.base, x.cpu, n, kHc, kEmbd, 1e-6f, 1e-6f, out.cpu);
         b.gpu->hc_head(s.gpu.fn, s.gpu.scale, s.gpu.base, x.gpu, n, kHc, kEmbd, 1e-6f, 1e-6f, out.gpu);
         expect_close(strformat("hc_head n=%u", n), compare(out.cpu_values(), out.gpu_values()), n);
+    }
+    // The model's width, the rows of a whole chunk (logits of every position).
+    HcSet m;
+    make_hc(m, kHc, 34, 4096);
+    for (uint32_t n : {1u, 256u}) {
+        Mirror x(random_floats(size_t{n} * kHc * 4096, 11 * n, 5.0f));
+        Mirror out(size_t{n} * 4096);
+        b.cpu->hc_head(m.cpu.fn, m.cpu.scale, m.cpu.base, x.cpu, n, kHc, 4096, 1e-6f, 1e-6f, out.cpu);
+        b.gpu->hc_head(m.gpu.fn, m.gpu.scale, m.gpu.base, x.gpu, n, kHc, 4096, 1e-6f, 1e-6f, out.gpu);
+        expect_close(strformat("hc_head 4x4096 n=%u", n), compare(out.cpu_values(), out.gpu_values()), n);
+    }
+}
+
+// The fused decode op (hc_pre + the sublayer's RMS norm in one launch) against the CPU's
+// hc_pre followed by rms_norm: the model's width (16384 columns: 64 blocks per token, all 64
+// partials per token) and small or odd widths (fewer blocks; a width past the fused kernel's
+// 4096 runs the unfused ops), every mix weight type, 1..8 tokens.  A second run must give
+// the same bits (the partials are added in a fixed order, whichever block finishes last).
+TEST(CudaHc, PreNormFusedMatchesCpu) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    for (uint32_t embd : {4096u, 256u, 36u, 4100u}) {
+        for (gguf::TensorType type : {gguf::TensorType::F16, gguf::TensorType::BF16, gguf::TensorType::F32}) {
+            if (embd != 4096 && type != gguf::TensorType::F16) continue;
+            HostWeight fn = make_weight(type, kHc * embd, kMix, 1, embd + 7, "hc.fn");
+            HostWeight scale = make_vector({0.7f, 0.4f, 0.9f}, "hc.scale");
+            HostWeight base = make_vector(random_floats(kMix, embd + 8, 0.5f), "hc.base");
+            HostWeight norm = make_vector(random_floats(embd, embd + 9), "attn_norm.weight");
+            const HcWeights hc_c{b.cpu->bind(fn.tensor, false), b.cpu->bind(scale.tensor, true),
+                                 b.cpu->bind(base.tensor, true)};
+            const HcWeights hc_g{b.gpu->bind(fn.tensor, false), b.gpu->bind(scale.tensor, true),
+                                 b.gpu->bind(base.tensor, true)};
+            const Weight nc = b.cpu->bind(norm.tensor, true), ng = b.gpu->bind(norm.tensor, true);
+            for (uint32_t n : {1u, 2u, 8u}) {
+                Mirror x(random_floats(size_t{n} * kHc * embd, 5 * n + embd, 2.0f));
+                Mirror out(size_t{n} * embd), nrm(size_t{n} * embd), post(size_t{n} * kHc),
+                    comb(size_t{n} * kHc * kHc);
+                b.cpu->hc_pre_norm(hc_c, nc, x.cpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.cpu, nrm.cpu, post.cpu,
+                                   comb.cpu);
+                b.gpu->hc_pre_norm(hc_g, ng, x.gpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.gpu, nrm.gpu, post.gpu,
+                                   comb.gpu);
+                const std::string what = strformat("hc_pre_norm %s embd=%u n=%u", tname(type), embd, n);
+                expect_close(what + " out", compare(out.cpu_values(), out.gpu_values()), n);
+                expect_close(what + " norm", compare(nrm.cpu_values(), nrm.gpu_values()), n);
+                expect_close(what + " post", compare(post.cpu_values(), post.gpu_values()), n);
+                expect_close(what + " comb", compare(comb.cpu_values(), comb.gpu_values()), n);
+                const std::vector<float> first[4] = {out.gpu_values(), nrm.gpu_values(), post.gpu_values(),
+                                                     comb.gpu_values()};
+                b.gpu->hc_pre_norm(hc_g, ng, x.gpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.gpu, nrm.gpu, post.gpu,
+                                   comb.gpu);
+                EXPECT_EQ(compare(first[0], out.gpu_values()).mismatches, 0u) << what << " rerun";
+                EXPECT_EQ(compare(first[1], nrm.gpu_values()).mismatches, 0u) << what << " rerun";
+                EXPECT_EQ(compare(first[2], post.gpu_values()).mismatches, 0u) << what << " rerun";
+                EXPECT_EQ(compare(first[3], comb.gpu_values()).mismatches, 0u) << what << " rerun";
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 // CUDA matrix products against the CPU reference, for every weight type, token counts on
 // both sides of the decode/batched switch (8), row counts that leave partial tiles, and
 // rows that are not whole 256-element steps (Q8_0) or 16-byte chunks (F16).  Small
-// matrices run batches as matvec passes (too few tiles to fill the GPU); 8448 rows give the
+// matrices run batches as matvec passes (too few tiles to fill the GPU), except quantized
+// ones from 64 tokens on (n = 64, 100: the int8 tensor-core path); 8448 rows give the
 // tensor-core paths enough tiles to be taken on any GPU up to 264 multiprocessors.
 //
 // Tolerances, by path:
@@ -75,7 +76,10 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul,
                                            Case{TensorType::F16, 512}, Case{TensorType::F16, 100},
                                            Case{TensorType::BF16, 256}, Case{TensorType::Q8_0, 1024},
                                            Case{TensorType::Q8_0, 96}, Case{TensorType::Q2_K, 512},
-                                           Case{TensorType::Q4_K, 768}, Case{TensorType::IQ2_XXS, 512}),
+                                           Case{TensorType::Q4_K, 768}, Case{TensorType::IQ2_XXS, 512},
+                                           // 4 and 5 K steps: the batched kernel's two
+                                           // prefetch register sets refilled, odd last step.
+                                           Case{TensorType::IQ2_XXS, 1024}, Case{TensorType::Q2_K, 1280}),
                          [](const ::testing::TestParamInfo<Case> &i) {
                              return std::string(tname(i.param.type)) + "_k" + std::to_string(i.param.k);
                          });
@@ -120,6 +124,34 @@ TEST(CudaMatmulLong, Q8_0LongRows) {
         b.gpu->matmul(out.gpu, wg, x.gpu, n);
         expect_close(compare(out.cpu_values(), out.gpu_values()), TensorType::Q8_0, n,
                      strformat("long Q8_0 k=8192 n=%u", n));
+    }
+}
+
+// Single-token products (decode) in the shapes with their own kernel variants: the router
+// (256 rows of 4096, F16/F32: 4 chunks per lane per step), long rows that are not whole
+// steps (BF16 k=4104), and many short rows (4 rows per warp, including a partial last
+// block and the one-element-per-lane float path).
+TEST(CudaMatmulDecode, SingleTokenShapes) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    struct Shape {
+        TensorType type;
+        uint32_t k, rows;
+    };
+    for (const Shape &sh : {Shape{TensorType::F16, 4096, 256}, Shape{TensorType::F32, 4096, 256},
+                            Shape{TensorType::BF16, 4104, 130}, Shape{TensorType::Q8_0, 1024, 8195},
+                            Shape{TensorType::Q8_0, 512, 8192}, Shape{TensorType::F16, 100, 8200},
+                            Shape{TensorType::F32, 66, 8193}, Shape{TensorType::F16, 1024, 8197}}) {
+        HostWeight hw = make_weight(sh.type, sh.k, sh.rows, 1, 300 + sh.k + sh.rows);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        for (uint32_t n : {1u, 2u}) {
+            Mirror x(random_floats(size_t{n} * sh.k, 5 * n + sh.k));
+            Mirror out(size_t{n} * sh.rows);
+            b.cpu->matmul(out.cpu, wc, x.cpu, n);
+            b.gpu->matmul(out.gpu, wg, x.gpu, n);
+            expect_close(compare(out.cpu_values(), out.gpu_values()), sh.type, n,
+                         strformat("decode %s k=%u rows=%u n=%u", tname(sh.type), sh.k, sh.rows, n));
+        }
     }
 }
 

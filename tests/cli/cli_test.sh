@@ -9,13 +9,7 @@ SHARED=$2
 DSTAR=$BIN/dstar
 GGUF=$BIN/dstar-gguf
 ORACLE=$SHARED/testdata/ds4-oracle
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check_lib.sh"
 
 # --- dstar-gguf -------------------------------------------------------------------------
 "$GGUF" synth --preset tiny --out "$T/tiny.gguf" > "$T/synth.txt" 2>&1
@@ -87,5 +81,4 @@ check "prompt longer than the context is a clear error" '[ $rc -eq 1 ] && grep -
 "$DSTAR" -m "$T/cut.gguf" -p hi > /dev/null 2> "$T/corrupt.txt"; rc=$?
 check "corrupt model is a clear error" '[ $rc -eq 1 ] && grep -q "cut.gguf" "$T/corrupt.txt"'
 
-echo "cli_test: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_test

@@ -38,15 +38,7 @@ __global__ void __launch_bounds__(256) quantize_q8_k_kernel(const float *x, uint
     // The element of largest magnitude, the first one on ties (NaN never wins, as on the CPU).
     float ax = isnan(v) ? -1.0f : fabsf(v);
     int idx = tid;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        const float oa = __shfl_xor_sync(kFullMask, ax, o);
-        const int oi = __shfl_xor_sync(kFullMask, idx, o);
-        if (oa > ax || (oa == ax && oi < idx)) {
-            ax = oa;
-            idx = oi;
-        }
-    }
+    warp_argmax_lowest(ax, idx);
     if (lane == 0) {
         best_abs[warp] = ax;
         best_idx[warp] = idx;

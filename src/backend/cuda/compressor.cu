@@ -13,6 +13,7 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/qat.cuh"
 #include "backend/cuda/rope.cuh"
+#include "common/error.h"
 
 namespace dstar::backend::cuda {
 
@@ -42,9 +43,21 @@ __device__ __forceinline__ Candidate fetch(const CompressorArgs &a, uint32_t pos
     return {a.state_kv[uint64_t{slot} * width + col], a.state_score[uint64_t{slot} * width + col]};
 }
 
-__global__ void __launch_bounds__(256) compressor_emit_kernel(CompressorArgs a) {
-    extern __shared__ float row[];  // head_dim values
-    __shared__ double scratch[32];
+// Emits run as two kernels.  Pooling (compressor_pool_kernel): one warp per (row, 32
+// channels); the warp first copies its candidates' values and scores into shared memory
+// with kPoolBatch loads per lane in flight (the pooling itself is a serial chain per
+// channel, in the CPU's candidate order, that must not wait on a global load at every
+// step), then lane j pools channel j0 + j from shared memory, writing the pooled value to
+// the row's place in the cache.  Finishing (compressor_finish_kernel): one block per row
+// reads it back and applies the norm, RoPE and QAT rounding, which need the whole row.
+constexpr int kPoolChannels = 32, kPoolBatch = 8;
+
+// Candidates of a row: ratio 4 pools the previous window (channels [0, hd)) and the
+// current one (channels [hd, 2 hd)), 4 positions each; other ratios pool r positions.
+__device__ __forceinline__ uint32_t pool_candidates(uint32_t r) { return r == 4 ? 8 : r; }
+
+__global__ void __launch_bounds__(kPoolChannels) compressor_pool_kernel(CompressorArgs a) {
+    extern __shared__ float s_pool[];  // kv [cand][32], then score [cand][32]
     const uint32_t r = a.ratio, hd = a.head_dim;
     const bool overlap = r == 4;
     const uint32_t width = (overlap ? 2 : 1) * hd;
@@ -52,45 +65,78 @@ __global__ void __launch_bounds__(256) compressor_emit_kernel(CompressorArgs a) 
     const uint32_t c = pos0 / r + blockIdx.x;                   // compressed row index
     if (c >= (pos0 + a.n) / r) return;                          // not closed by this batch (whole block)
     const int64_t emit = static_cast<int64_t>(c + 1) * r - 1;   // position whose step emits it
+    const uint32_t lane = threadIdx.x, j = blockIdx.y * kPoolChannels + lane;
+    const bool ok = j < hd;
+    const uint32_t nc = pool_candidates(r);
+    float *s_kv = s_pool, *s_sc = s_pool + nc * kPoolChannels;
 
-    // Softmax pooling per channel (backend/cpu/attention.cpp compressor_pool).
-    for (uint32_t j = threadIdx.x; j < hd; j += blockDim.x) {
-        float mx = -INFINITY;
+    // Candidate i: position emit - 7 + i (ratio 4; i >= 4 reads the current-window columns)
+    // or emit - r + 1 + i.
+    const auto cand = [&](uint32_t i) -> Candidate {
+        if (!ok) return {0.0f, -INFINITY};
+        if (overlap) return i < 4 ? fetch(a, pos0, emit - 7 + i, j, width) : fetch(a, pos0, emit - 7 + i, hd + j, width);
+        return fetch(a, pos0, emit - r + 1 + i, j, width);
+    };
+    for (uint32_t i0 = 0; i0 < nc; i0 += kPoolBatch) {
+        Candidate v[kPoolBatch];
+#pragma unroll
+        for (int u = 0; u < kPoolBatch; u++) v[u] = i0 + u < nc ? cand(i0 + u) : Candidate{0.0f, -INFINITY};
+#pragma unroll
+        for (int u = 0; u < kPoolBatch; u++)
+            if (i0 + u < nc) {
+                s_kv[(i0 + u) * kPoolChannels + lane] = v[u].kv;
+                s_sc[(i0 + u) * kPoolChannels + lane] = v[u].score;
+            }
+    }
+    __syncwarp();
+    if (!ok) return;
+
+    // Softmax pooling per channel (backend/cpu/attention.cpp compressor_pool): candidates in
+    // the CPU's order; ratio 4 visits previous/current pairs (i, 4 + i).
+    const auto kv = [&](uint32_t i) { return s_kv[i * kPoolChannels + lane]; };
+    const auto sc = [&](uint32_t i) { return s_sc[i * kPoolChannels + lane]; };
+    float mx = -INFINITY;
+    if (overlap) {
+        for (uint32_t i = 0; i < 4; i++) {
+            const float sp = sc(i), scur = sc(4 + i);
+            if (sp > mx) mx = sp;
+            if (scur > mx) mx = scur;
+        }
+    } else {
+        for (uint32_t i = 0; i < r; i++) mx = fmaxf(mx, sc(i));
+    }
+    float out = 0.0f;
+    if (mx != -INFINITY) {
+        float denom = 0.0f, sum = 0.0f;
         if (overlap) {
             for (uint32_t i = 0; i < 4; i++) {
-                const float sp = fetch(a, pos0, emit - 7 + i, j, width).score;
-                const float sc = fetch(a, pos0, emit - 3 + i, hd + j, width).score;
-                if (sp > mx) mx = sp;
-                if (sc > mx) mx = sc;
+                const float wp = expf(sc(i) - mx);
+                const float wc = expf(sc(4 + i) - mx);
+                denom += wp + wc;
+                sum += wp * kv(i);
+                sum += wc * kv(4 + i);
             }
         } else {
-            for (uint32_t i = 0; i < r; i++) mx = fmaxf(mx, fetch(a, pos0, emit - r + 1 + i, j, width).score);
-        }
-        float out = 0.0f;
-        if (mx != -INFINITY) {
-            float denom = 0.0f, sum = 0.0f;
-            if (overlap) {
-                for (uint32_t i = 0; i < 4; i++) {
-                    const Candidate p = fetch(a, pos0, emit - 7 + i, j, width);
-                    const Candidate q = fetch(a, pos0, emit - 3 + i, hd + j, width);
-                    const float wp = expf(p.score - mx);
-                    const float wc = expf(q.score - mx);
-                    denom += wp + wc;
-                    sum += wp * p.kv;
-                    sum += wc * q.kv;
-                }
-            } else {
-                for (uint32_t i = 0; i < r; i++) {
-                    const Candidate p = fetch(a, pos0, emit - r + 1 + i, j, width);
-                    const float w = expf(p.score - mx);
-                    denom += w;
-                    sum += w * p.kv;
-                }
+            for (uint32_t i = 0; i < r; i++) {
+                const float w = expf(sc(i) - mx);
+                denom += w;
+                sum += w * kv(i);
             }
-            out = denom > 0.0f ? sum / denom : 0.0f;
         }
-        row[j] = out;
+        out = denom > 0.0f ? sum / denom : 0.0f;
     }
+    a.rows[uint64_t{c} * hd + j] = out;
+}
+
+__global__ void __launch_bounds__(256) compressor_finish_kernel(CompressorArgs a) {
+    extern __shared__ float row[];  // head_dim values
+    __shared__ double scratch[32];
+    const uint32_t r = a.ratio, hd = a.head_dim;
+    const uint32_t pos0 = load_pos(a.pos0);
+    const uint32_t c = pos0 / r + blockIdx.x;                   // compressed row index
+    if (c >= (pos0 + a.n) / r) return;                          // not closed by this batch (whole block)
+    const int64_t emit = static_cast<int64_t>(c + 1) * r - 1;   // position whose step emits it
+    for (uint32_t j = threadIdx.x; j < hd; j += blockDim.x) row[j] = a.rows[uint64_t{c} * hd + j];
     __syncthreads();
 
     // RMS norm with the compressor's weight (sum of squares in double).
@@ -179,7 +225,13 @@ void launch_compressor_emit(const CompressorArgs &a, cudaStream_t stream) {
     if (a.n == 0) return;
     // n tokens close at most floor((n - 1) / ratio) + 1 windows, wherever they start.
     const uint32_t most = (a.n - 1) / a.ratio + 1;
-    compressor_emit_kernel<<<most, 256, a.head_dim * sizeof(float), stream>>>(a);
+    const uint32_t cand = a.ratio == 4 ? 8 : a.ratio;
+    const size_t pool_smem = size_t{cand} * kPoolChannels * 2 * sizeof(float);
+    if (pool_smem > 48 * 1024) fail("compressor: ratio %u pools too many positions", a.ratio);
+    const dim3 pool_grid(most, (a.head_dim + kPoolChannels - 1) / kPoolChannels);
+    compressor_pool_kernel<<<pool_grid, kPoolChannels, pool_smem, stream>>>(a);
+    check_launch("compressor_pool", stream);
+    compressor_finish_kernel<<<most, 256, a.head_dim * sizeof(float), stream>>>(a);
     check_launch("compressor_emit", stream);
 }
 

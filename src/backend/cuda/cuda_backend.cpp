@@ -198,10 +198,17 @@ void CudaBackend::hc_pre(const HcWeights &hc, const float *x_hc, uint32_t n, uin
     if (hc.fn.ne0 != hc_dim || hc.fn.ne1 * hc.fn.ne2 != n_mix)
         fail("tensor '%s': expected [%llu, %u] for %u hyper-connection streams", hc.fn.name.c_str(),
              static_cast<unsigned long long>(hc_dim), n_mix, n_hc);
-    float *flat = hc_flat_.get<float>(n * hc_dim);
+    const DevWeight fn = dev(hc.fn);
     float *mix = hc_mix_.get<float>(uint64_t{n} * n_mix);
-    launch_rms_norm(flat, x_hc, nullptr, n, static_cast<uint32_t>(hc_dim), rms_eps, stream_);
-    mm_->matmul(dev(hc.fn), flat, hc_dim, n, mix, n_mix);
+    if (hc_mix_supported(fn, x_hc)) {
+        // Norm and mix product of the whole batch in one pass over x (hc_mix.cu); hc_flat_
+        // holds its per-slice partial sums.
+        launch_hc_mix(fn, x_hc, n, rms_eps, hc_flat_.get<float>(hc_mix_partial_floats(fn, n)), mix, stream_);
+    } else {
+        float *flat = hc_flat_.get<float>(n * hc_dim);
+        launch_rms_norm(flat, x_hc, nullptr, n, static_cast<uint32_t>(hc_dim), rms_eps, stream_);
+        mm_->matmul(fn, flat, hc_dim, n, mix, n_mix);
+    }
     launch_hc_split_sum(mix, f32(hc.scale), f32(hc.base), x_hc, n, n_hc, embd, iters, hc_eps, out, post, comb, stream_);
 }
 
@@ -221,10 +228,15 @@ void CudaBackend::hc_head(const Weight &fn, const Weight &scale, const Weight &b
     if (fn.ne0 != hc_dim || fn.ne1 * fn.ne2 != n_hc)
         fail("tensor '%s': expected [%llu, %u] for the output head", fn.name.c_str(),
              static_cast<unsigned long long>(hc_dim), n_hc);
-    float *flat = hc_flat_.get<float>(n * hc_dim);
+    const DevWeight fw = dev(fn);
     float *mix = hc_mix_.get<float>(uint64_t{n} * n_hc);
-    launch_rms_norm(flat, x_hc, nullptr, n, static_cast<uint32_t>(hc_dim), rms_eps, stream_);
-    mm_->matmul(dev(fn), flat, hc_dim, n, mix, n_hc);
+    if (hc_mix_supported(fw, x_hc)) {
+        launch_hc_mix(fw, x_hc, n, rms_eps, hc_flat_.get<float>(hc_mix_partial_floats(fw, n)), mix, stream_);
+    } else {
+        float *flat = hc_flat_.get<float>(n * hc_dim);
+        launch_rms_norm(flat, x_hc, nullptr, n, static_cast<uint32_t>(hc_dim), rms_eps, stream_);
+        mm_->matmul(fw, flat, hc_dim, n, mix, n_hc);
+    }
     launch_hc_head_sum(mix, f32(scale), f32(base), x_hc, n, n_hc, embd, hc_eps, out, stream_);
 }
 

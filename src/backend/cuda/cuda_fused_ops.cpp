@@ -11,7 +11,7 @@ void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const flo
                               uint32_t embd, uint32_t iters, float rms_eps, float hc_eps, float *out, float *norm_out,
                               float *post, float *comb) {
     const DevWeight fn = dev(hc.fn);
-    if (!norm.present() || !hc_pre_fused_supported(fn, n, n_hc, embd)) {
+    if (!norm.present() || !hc_pre_fused_supported(fn, n, n_hc, embd, x_hc, f32(norm), out, norm_out)) {
         Backend::hc_pre_norm(hc, norm, x_hc, n, n_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb);
         return;
     }

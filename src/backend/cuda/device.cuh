@@ -38,6 +38,21 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 // Sum over aligned groups of `width` lanes (width a power of two <= 32).
+// Butterfly arg-max over a warp: afterwards every lane holds the largest value and, among
+// equal values, the lowest index (the CPU's first-wins scans).  `at` < 0 marks a lane with
+// no candidate.
+__device__ __forceinline__ void warp_argmax_lowest(float &best, int32_t &at) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ob = __shfl_xor_sync(kFullMask, best, o);
+        const int32_t oa = __shfl_xor_sync(kFullMask, at, o);
+        if (oa >= 0 && (at < 0 || ob > best || (ob == best && oa < at))) {
+            best = ob;
+            at = oa;
+        }
+    }
+}
+
 template <int width>
 __device__ __forceinline__ int group_sum(int v) {
 #pragma unroll

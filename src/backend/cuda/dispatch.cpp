@@ -144,7 +144,7 @@ void MatmulRunner::matmul(const DevWeight &w, const float *x, uint64_t x_stride,
     const DevAct act = activation(w.type, x, x_stride, w.k, n);
     const uint64_t tiles =
         ((w.rows + kGemmTileRows - 1) / kGemmTileRows) * ((n + kGemmTileTokens - 1) / kGemmTileTokens);
-    if (n > kMatvecTokens && !batched(tiles)) {
+    if (n > kMatvecTokens && !batched(tiles) && !(is_quantized(w.type) && n >= kGemmTileTokens)) {
         run_prepared(w, act, n, out, out_stride, w.rows, 0);
     } else if (n > kMatvecTokens && is_quantized(w.type)) {
         GemmTokens tok;
@@ -171,7 +171,8 @@ void MatmulRunner::matmul_grouped(const DevWeight &w, const float *x, uint32_t n
                               row_len % 4 == 0 && gdim % 4 == 0 && w.main_row % 16 == 0;
     const uint64_t tiles = uint64_t{groups} * ((rank + kGemmTileRows - 1) / kGemmTileRows) *
                            ((n + kGemmTileTokens - 1) / kGemmTileTokens);
-    if (n > kMatvecTokens && batched(tiles) && (is_quantized(w.type) || batched_half)) {
+    const bool int8_tiles = is_quantized(w.type) && n >= kGemmTileTokens;  // whole token tiles (dispatch.h)
+    if (n > kMatvecTokens && (batched(tiles) || int8_tiles) && (is_quantized(w.type) || batched_half)) {
         for (uint32_t g = 0; g < groups; g++) {
             const DevWeight wg = slice_rows(w, uint64_t{g} * rank, rank);
             const DevAct ag = offset_act(act, uint64_t{g} * gdim);

@@ -30,10 +30,14 @@ DevWeight slice_rows(const DevWeight &w, uint64_t row0, uint64_t rows);
 
 class MatmulRunner {
 public:
-    // `sm_count`: multiprocessors of the GPU.  Batched tensor-core products are used only
-    // when their tile grid fills at least half of them; smaller problems (a few rows, as in
-    // the hyper-connection mixes and the router, or a few tokens) run faster as matvec
-    // passes over groups of 8 tokens than as a handful of long-running tiles.
+    // `sm_count`: multiprocessors of the GPU.  Batched tensor-core products are used when
+    // their tile grid fills at least half of them, and for quantized weights also when the
+    // batch fills a whole token tile (kGemmTileTokens): a matvec pass re-reads the whole
+    // weight for every 8 tokens, so from 64 tokens on even a few int8 tiles (256-element K
+    // steps) are faster (a 512-row Q8_0 projection of 256 tokens took 32 matvec launches of
+    // ~18 us).  Smaller problems (a few rows, as in the router, or a few tokens) run faster
+    // as matvec passes over groups of 8 tokens; the half-precision kernel's 32-element K
+    // steps make a few of its tiles long serial chains.
     MatmulRunner(cudaStream_t stream, int sm_count) : stream_(stream), sm_count_(sm_count > 0 ? sm_count : 1) {}
 
     // out[t * out_stride + r] = row r of w . x[t] for t < n (x: n rows of w.k floats, stride

@@ -58,15 +58,17 @@ __device__ float dequant_elem(const DevWeight &w, uint64_t row, uint32_t i) {
     }
 }
 
-__global__ void embed_kernel(DevWeight table, const int32_t *tokens, uint32_t n_hc, float *x_hc) {
-    const uint64_t t = blockIdx.x;
-    const uint32_t d = table.k;
+// One thread per (element, token), 256 elements per block: a row is spread over d / 256
+// blocks instead of looped over by one (decode embeds a single token).
+__global__ void __launch_bounds__(256) embed_kernel(DevWeight table, const int32_t *tokens, uint32_t n_hc,
+                                                    float *x_hc) {
+    const uint64_t t = blockIdx.y;
+    const uint32_t d = table.k, i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= d) return;
     const uint64_t row = static_cast<uint64_t>(tokens[t]);
     float *dst = x_hc + t * n_hc * d;
-    for (uint32_t i = threadIdx.x; i < d; i += blockDim.x) {
-        const float v = dequant_elem(table, row, i);
-        for (uint32_t h = 0; h < n_hc; h++) dst[uint64_t{h} * d + i] = v;
-    }
+    const float v = dequant_elem(table, row, i);
+    for (uint32_t h = 0; h < n_hc; h++) dst[uint64_t{h} * d + i] = v;
 }
 
 __global__ void scale_kernel(float *x, float s, size_t n) {
@@ -93,7 +95,8 @@ unsigned elementwise_grid(size_t n) {
 void launch_embed(const DevWeight &table, const int32_t *tokens, uint32_t n, uint32_t n_hc, float *x_hc,
                   cudaStream_t stream) {
     if (n == 0) return;
-    embed_kernel<<<n, 256, 0, stream>>>(table, tokens, n_hc, x_hc);
+    const dim3 grid(grid_for(table.k, 256), n);
+    embed_kernel<<<grid, 256, 0, stream>>>(table, tokens, n_hc, x_hc);
     check_launch("embed", stream);
 }
 

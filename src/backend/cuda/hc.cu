@@ -7,15 +7,21 @@
 // combine matrix per lane; other stream counts on one thread (the shared code as it is).
 //
 // Fused decode path (hc_pre_norm, up to kHcFusedTokens tokens of 4 streams): one launch.
-// kHcFusedBlocks blocks per token each take a slice of the 16384 columns and compute the
-// slice's dot products with the 24 mix rows and its sum of squares; the last block of the
-// token to finish (a counter, reset by that block) adds the slices in block order, applies
-// the RMS scale to the 24 sums (the CPU scales each input first: the same value up to
-// rounding), runs the split, the weighted sum and the sublayer's RMS norm.  No float
-// atomics: the result does not depend on timing.
+// Up to kHcFusedBlocks blocks per token each take a slice of the 4 * embd columns; their 8
+// column warps compute the slice's dot products with the 24 mix rows (all 25 loads of a
+// column in flight) and its sum of squares, reduce the 24 sums with a transposing butterfly
+// (31 shuffles instead of 120) and write one partial per block.  The last block of the token
+// to finish (a counter, reset by that block) then, with every load issued up front:
+// adds the partials (each a fixed butterfly over the block index), and while its extra warp
+// runs the Sinkhorn split (post, comb), its 8 column warps form the pre weights themselves,
+// the weighted stream sum (the token's streams held in registers) and the sublayer's RMS
+// norm (one named barrier).  No float atomics: the result does not depend on timing.
+#include <algorithm>
+
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/reduce.cuh"
 #include "backend/shared/hc_math.h"
 #include "common/error.h"
 
@@ -113,47 +119,107 @@ __global__ void hc_post_kernel(float *out_hc, const float *y, const float *res_h
     }
 }
 
+// One thread per (element, token), 256 elements per block: a token's row is spread over
+// embd / 256 blocks (not looped over by one).  With kN streams known (the model's 4) the
+// stream loads are issued before the weights are formed; kN = 0 takes any count.  The sum is
+// hc_weighted_elem's: from 0, streams in order.
+template <uint32_t kN>
 __global__ void __launch_bounds__(256) hc_head_sum_kernel(const float *mix, const float *scale, const float *base,
                                                           const float *x_hc, uint32_t n_hc, uint32_t embd, float eps,
                                                           float *out) {
     __shared__ float w[kMaxHc];
-    const uint64_t t = blockIdx.x;
+    const uint64_t t = blockIdx.y;
+    const uint32_t d = blockIdx.x * blockDim.x + threadIdx.x;
+    const float *x = x_hc + t * n_hc * embd;
+    float xv[kN > 0 ? kN : 1] = {};
+    if constexpr (kN > 0) {
+        if (d < embd) {
+#pragma unroll
+            for (uint32_t h = 0; h < kN; h++) xv[h] = x[uint64_t{h} * embd + d];
+        }
+    }
     if (threadIdx.x < n_hc)
         w[threadIdx.x] = shared::hc_head_weight(mix[t * n_hc + threadIdx.x], scale[0], base[threadIdx.x], eps);
     __syncthreads();
-    const float *x = x_hc + t * n_hc * embd;
-    for (uint32_t d = threadIdx.x; d < embd; d += blockDim.x) out[t * embd + d] = shared::hc_weighted_elem(x + d, embd, w, n_hc);
+    if (d >= embd) return;
+    if constexpr (kN > 0) {
+        float acc = 0.0f;
+#pragma unroll
+        for (uint32_t h = 0; h < kN; h++) acc += xv[h] * w[h];
+        out[t * embd + d] = acc;
+    } else {
+        out[t * embd + d] = shared::hc_weighted_elem(x + d, embd, w, n_hc);
+    }
 }
 
 // ---- fused HC pre + norm (decode) ----
 
 constexpr int kFusedStreams = 4;
 constexpr int kFusedMix = 2 * kFusedStreams + kFusedStreams * kFusedStreams;  // 24
-constexpr int kFusedThreads = 256;
+constexpr int kColWarps = 8;                                                   // column / stream-sum warps
+constexpr int kColThreads = 32 * kColWarps;
+constexpr int kSplitWarp = kColWarps;                                          // the Sinkhorn warp
+constexpr int kFusedThreads = kColThreads + 32;
+constexpr uint32_t kSumQuads = 4;  // float4 per stream per thread in the stream sum: embd <= 4096
+constexpr uint32_t kFusedMaxEmbd = 4 * kColThreads * kSumQuads;
 constexpr int kPartialStride = 32;  // floats per block: kFusedMix dot sums, then a double
+constexpr int kSumBarrier = 1;      // named barrier of the column warps (the split warp is elsewhere)
 static_assert(kFusedMix + 2 <= kPartialStride, "partial slot too small");
 static_assert(kHcFusedPartials == kHcFusedBlocks * kPartialStride, "partial layout");
+static_assert(kHcFusedBlocks <= 64, "the last block adds at most two partials per lane");
 
-__device__ __forceinline__ float mix_weight(const DevWeight &fn, uint32_t r, uint64_t c) {
-    const uint8_t *row = fn.main + uint64_t{r} * fn.main_row;
-    switch (fn.type) {
-    case WType::F16: return half_bits_to_float(__ldg(reinterpret_cast<const unsigned short *>(row) + c));
-    case WType::BF16: return bf16_bits_to_float(__ldg(reinterpret_cast<const unsigned short *>(row) + c));
-    default: return __ldg(reinterpret_cast<const float *>(row) + c);
-    }
+template <WType kType>
+__device__ __forceinline__ float mix_weight(const uint8_t *row, uint64_t c) {
+    const unsigned short *h = reinterpret_cast<const unsigned short *>(row);
+    if constexpr (kType == WType::F16) return half_bits_to_float(__ldg(h + c));
+    else if constexpr (kType == WType::BF16) return bf16_bits_to_float(__ldg(h + c));
+    else return __ldg(reinterpret_cast<const float *>(row) + c);
 }
 
-__global__ void __launch_bounds__(kFusedThreads) hc_pre_norm_kernel(DevWeight fn, const float *scale, const float *base,
-                                                                    const float *norm, const float *x_hc, uint32_t embd,
-                                                                    uint32_t iters, float rms_eps, float hc_eps,
-                                                                    float *out, float *norm_out, float *post,
-                                                                    float *comb, float *partial, uint32_t *counters) {
-    extern __shared__ float s_cur[];  // [embd]: the sublayer input of the token (last block)
-    __shared__ float s_warp[kFusedThreads / 32][kFusedMix];
-    __shared__ double s_warp_ss[kFusedThreads / 32];
+// Butterfly step of a transposing warp sum: lanes with bit W clear keep slots [0, W) of v,
+// the others slots [W, 2W), each adding its partner's copy of the slots it keeps.
+template <int W>
+__device__ __forceinline__ void transpose_step(float (&v)[32], int lane) {
+    const bool upper = (lane & W) != 0;
+#pragma unroll
+    for (int i = 0; i < W; i++) {
+        const float send = upper ? v[i] : v[i + W];
+        const float keep = upper ? v[i + W] : v[i];
+        v[i] = keep + __shfl_xor_sync(kFullMask, send, W);
+    }
+}
+// After it, v[0] of lane l is the warp's sum of slot l (a fixed tree over the lanes).
+__device__ __forceinline__ void transpose_sum(float (&v)[32], int lane) {
+    transpose_step<16>(v, lane);
+    transpose_step<8>(v, lane);
+    transpose_step<4>(v, lane);
+    transpose_step<2>(v, lane);
+    transpose_step<1>(v, lane);
+}
+
+// hc_weighted_elem for 4 streams on registers: from 0, streams in order.
+__device__ __forceinline__ float weighted4(float x0, float x1, float x2, float x3, const float (&w)[kFusedStreams]) {
+    float acc = 0.0f;
+    acc += x0 * w[0];
+    acc += x1 * w[1];
+    acc += x2 * w[2];
+    acc += x3 * w[3];
+    return acc;
+}
+
+template <WType kType>
+__global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight fn, const float *scale,
+                                                                       const float *base, const float *norm,
+                                                                       const float *x_hc, uint32_t embd,
+                                                                       uint32_t iters, float rms_eps, float hc_eps,
+                                                                       float *out, float *norm_out, float *post,
+                                                                       float *comb, float *partial,
+                                                                       uint32_t *counters) {
+    __shared__ float s_warp[kColWarps][32];
+    __shared__ double s_warp_ss[kColWarps];
     __shared__ double s_dscratch[32];
-    __shared__ float s_mix[kFusedMix], s_pre[kFusedStreams], s_post[kFusedStreams],
-        s_comb[kFusedStreams * kFusedStreams];
+    __shared__ float s_mix[kFusedMix], s_mix_scaled[kFusedMix], s_scale[3], s_base[kFusedMix];
+    __shared__ float s_pre[kFusedStreams], s_post[kFusedStreams], s_comb[kFusedStreams * kFusedStreams];
     __shared__ double s_ss;
     __shared__ bool s_last;
     const uint32_t t = blockIdx.y, g = blockIdx.x, G = gridDim.x;
@@ -161,35 +227,37 @@ __global__ void __launch_bounds__(kFusedThreads) hc_pre_norm_kernel(DevWeight fn
     const uint64_t hc_dim = uint64_t{kFusedStreams} * embd;
     const float *x = x_hc + t * hc_dim;
 
-    // 1. This block's column slice: dot products with the mix rows, sum of squares.
-    const uint64_t per = (hc_dim + G - 1) / G, c0 = g * per, c1 = min(hc_dim, c0 + per);
-    float acc[kFusedMix];
+    // 1. This block's column slice (column warps): dot products with the mix rows, sum of
+    // squares; one partial per block.
+    if (warp < kColWarps) {
+        const uint64_t per = (hc_dim + G - 1) / G, c0 = g * per, c1 = min(hc_dim, c0 + per);
+        float acc[32];
 #pragma unroll
-    for (int r = 0; r < kFusedMix; r++) acc[r] = 0.0f;
-    double ss = 0.0;
-    for (uint64_t c = c0 + tid; c < c1; c += kFusedThreads) {
-        const float xv = x[c];
-        ss += static_cast<double>(xv) * xv;
+        for (int r = 0; r < 32; r++) acc[r] = 0.0f;  // slots past kFusedMix stay 0
+        double ss = 0.0;
+        for (uint64_t c = c0 + tid; c < c1; c += kColThreads) {
+            const float xv = x[c];
+            ss += static_cast<double>(xv) * xv;
 #pragma unroll
-        for (int r = 0; r < kFusedMix; r++) acc[r] = fmaf(mix_weight(fn, r, c), xv, acc[r]);
-    }
-#pragma unroll
-    for (int r = 0; r < kFusedMix; r++) acc[r] = warp_sum(acc[r]);
-    ss = warp_sum(ss);
-    if (lane == 0) {
-#pragma unroll
-        for (int r = 0; r < kFusedMix; r++) s_warp[warp][r] = acc[r];
-        s_warp_ss[warp] = ss;
+            for (int r = 0; r < kFusedMix; r++)
+                acc[r] = fmaf(mix_weight<kType>(fn.main + static_cast<uint64_t>(r) * fn.main_row, c), xv, acc[r]);
+        }
+        transpose_sum(acc, lane);
+        ss = warp_sum(ss);
+        s_warp[warp][lane] = acc[0];
+        if (lane == 0) s_warp_ss[warp] = ss;
     }
     __syncthreads();
-    float *slot = partial + (uint64_t{t} * G + g) * kPartialStride;
+    float *slot = partial + (uint64_t{t} * kHcFusedBlocks + g) * kPartialStride;
     if (tid < kFusedMix) {
         float v = 0.0f;
-        for (int w = 0; w < kFusedThreads / 32; w++) v += s_warp[w][tid];
+#pragma unroll
+        for (int w = 0; w < kColWarps; w++) v += s_warp[w][tid];
         slot[tid] = v;
     } else if (tid == kFusedMix) {
         double v = 0.0;
-        for (int w = 0; w < kFusedThreads / 32; w++) v += s_warp_ss[w];
+#pragma unroll
+        for (int w = 0; w < kColWarps; w++) v += s_warp_ss[w];
         *reinterpret_cast<double *>(slot + kFusedMix) = v;
     }
     __threadfence();
@@ -198,44 +266,109 @@ __global__ void __launch_bounds__(kFusedThreads) hc_pre_norm_kernel(DevWeight fn
     __syncthreads();
     if (!s_last) return;
 
-    // 2. Last block of the token: the slices in block order (read past L1: other blocks
-    // wrote them), the RMS scale, the split.
+    // 2. Last block of the token.  Every load first: the token's streams and the norm weight
+    // (column warps), the split's constants (split warp), the partials (read past L1: other
+    // blocks wrote them).
     __threadfence();
-    const float *tok_part = partial + uint64_t{t} * G * kPartialStride;
-    if (tid < kFusedMix) {
-        float v = 0.0f;
-        for (uint32_t b = 0; b < G; b++) v += __ldcg(tok_part + uint64_t{b} * kPartialStride + tid);
-        s_mix[tid] = v;
-    } else if (tid == kFusedMix) {
-        double v = 0.0;
-        for (uint32_t b = 0; b < G; b++)
-            v += __ldcg(reinterpret_cast<const double *>(tok_part + uint64_t{b} * kPartialStride + kFusedMix));
-        s_ss = v;
+    const uint32_t nq = embd / 4;  // float4 per stream
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float4 xs[kSumQuads][kFusedStreams], nv[kSumQuads];
+    if (warp < kColWarps) {
+        const float4 *x4 = reinterpret_cast<const float4 *>(x);
+        const float4 *n4 = reinterpret_cast<const float4 *>(norm);
+#pragma unroll
+        for (uint32_t j = 0; j < kSumQuads; j++) {
+            const uint32_t q = tid + j * kColThreads;
+#pragma unroll
+            for (int a = 0; a < kFusedStreams; a++)
+                xs[j][a] = q < nq ? __ldg(x4 + static_cast<uint64_t>(a) * nq + q) : zero;
+            nv[j] = q < nq ? __ldg(n4 + q) : zero;
+        }
+    } else {
+        if (lane < kFusedMix) s_base[lane] = __ldg(base + lane);
+        if (lane < 3) s_scale[lane] = __ldg(scale + lane);
+    }
+    const float *tok_part = partial + uint64_t{t} * kHcFusedBlocks * kPartialStride;
+    if (warp < kColWarps) {
+        // Mix sums warp, warp + 8, warp + 16: partial `lane` plus partial `lane + 32`, then a
+        // butterfly (the same tree whichever block came last).
+        const float *lo = tok_part + static_cast<uint64_t>(lane) * kPartialStride;
+        const float *hi = lo + 32 * kPartialStride;
+        const bool has_lo = static_cast<uint32_t>(lane) < G, has_hi = static_cast<uint32_t>(lane) + 32 < G;
+        float p0[3], p1[3];
+#pragma unroll
+        for (int i = 0; i < 3; i++) {
+            const int r = warp + kColWarps * i;
+            p0[i] = has_lo ? __ldcg(lo + r) : 0.0f;
+            p1[i] = has_hi ? __ldcg(hi + r) : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < 3; i++) {
+            const float v = warp_sum(p0[i] + p1[i]);
+            if (lane == 0) s_mix[warp + kColWarps * i] = v;
+        }
+    } else {
+        const float *lo = tok_part + static_cast<uint64_t>(lane) * kPartialStride + kFusedMix;
+        const double *d0 = reinterpret_cast<const double *>(lo);
+        const double *d1 = reinterpret_cast<const double *>(lo + 32 * kPartialStride);
+        const double a = static_cast<uint32_t>(lane) < G ? __ldcg(d0) : 0.0;
+        const double b = static_cast<uint32_t>(lane) + 32 < G ? __ldcg(d1) : 0.0;
+        const double v = warp_sum(a + b);
+        if (lane == 0) s_ss = v;
     }
     __syncthreads();
-    if (tid < kFusedMix) {
-        const float rscale = 1.0f / sqrtf(static_cast<float>(s_ss / static_cast<double>(hc_dim)) + rms_eps);
-        s_mix[tid] *= rscale;
+    // The RMS scale of the flattened streams applied to the 24 sums (the CPU scales each
+    // input first: the same value up to rounding).
+    const float rscale = 1.0f / sqrtf(static_cast<float>(s_ss / static_cast<double>(hc_dim)) + rms_eps);
+    if (warp == kSplitWarp) {
+        // 3a. The split: post and comb (pre too, unused: the column warps form their own).
+        if (lane < kFusedMix) s_mix_scaled[lane] = s_mix[lane] * rscale;
+        __syncwarp();
+        split_sinkhorn_warp<kFusedStreams>(s_mix_scaled, s_scale, s_base, iters, hc_eps, s_pre, s_post, s_comb);
+        __syncwarp();
+        if (lane < kFusedStreams) post[uint64_t{t} * kFusedStreams + lane] = s_post[lane];
+        if (lane < kFusedStreams * kFusedStreams)
+            comb[uint64_t{t} * kFusedStreams * kFusedStreams + lane] = s_comb[lane];
+        if (lane == 0) counters[t] = 0;  // ready for the next launch (every block has counted)
+        return;
     }
-    __syncthreads();
-    if (warp == 0) split_sinkhorn_warp<kFusedStreams>(s_mix, scale, base, iters, hc_eps, s_pre, s_post, s_comb);
-    __syncthreads();
-    if (tid < kFusedStreams) post[uint64_t{t} * kFusedStreams + tid] = s_post[tid];
-    if (tid < kFusedStreams * kFusedStreams) comb[uint64_t{t} * kFusedStreams * kFusedStreams + tid] = s_comb[tid];
-
-    // 3. The sublayer input and its RMS norm.
+    // 3b. Column warps: the pre weights (the split's own formula on the same scaled sums),
+    // the sublayer input out = sum_a pre_a X_a and its RMS norm.
+    float pre[kFusedStreams];
+#pragma unroll
+    for (int a = 0; a < kFusedStreams; a++)
+        pre[a] = shared::hc_pre_weight(s_mix[a] * rscale, s_scale[0], s_base[a], hc_eps);
+    float4 o[kSumQuads];
     double ss2 = 0.0;
-    for (uint32_t d = tid; d < embd; d += kFusedThreads) {
-        const float v = shared::hc_weighted_elem(x + d, embd, s_pre, kFusedStreams);
-        out[uint64_t{t} * embd + d] = v;
-        s_cur[d] = v;
-        ss2 += static_cast<double>(v) * v;
+    float4 *out4 = reinterpret_cast<float4 *>(out + uint64_t{t} * embd);
+#pragma unroll
+    for (uint32_t j = 0; j < kSumQuads; j++) {
+        const uint32_t q = tid + j * kColThreads;
+        o[j].x = weighted4(xs[j][0].x, xs[j][1].x, xs[j][2].x, xs[j][3].x, pre);
+        o[j].y = weighted4(xs[j][0].y, xs[j][1].y, xs[j][2].y, xs[j][3].y, pre);
+        o[j].z = weighted4(xs[j][0].z, xs[j][1].z, xs[j][2].z, xs[j][3].z, pre);
+        o[j].w = weighted4(xs[j][0].w, xs[j][1].w, xs[j][2].w, xs[j][3].w, pre);
+        if (q < nq) {
+            out4[q] = o[j];
+            ss2 += static_cast<double>(o[j].x) * o[j].x;
+            ss2 += static_cast<double>(o[j].y) * o[j].y;
+            ss2 += static_cast<double>(o[j].z) * o[j].z;
+            ss2 += static_cast<double>(o[j].w) * o[j].w;
+        }
     }
-    ss2 = block_sum(ss2, s_dscratch);
+    ss2 = block_sum_fast(ss2, s_dscratch, kColWarps, kSumBarrier);
     const float nscale = 1.0f / sqrtf(static_cast<float>(ss2 / static_cast<double>(embd)) + rms_eps);
-    for (uint32_t d = tid; d < embd; d += kFusedThreads) norm_out[uint64_t{t} * embd + d] = s_cur[d] * nscale * norm[d];
-    if (tid == 0) counters[t] = 0;  // ready for the next launch
+    float4 *nout4 = reinterpret_cast<float4 *>(norm_out + uint64_t{t} * embd);
+#pragma unroll
+    for (uint32_t j = 0; j < kSumQuads; j++) {
+        const uint32_t q = tid + j * kColThreads;
+        if (q < nq)
+            nout4[q] = make_float4(o[j].x * nscale * nv[j].x, o[j].y * nscale * nv[j].y, o[j].z * nscale * nv[j].z,
+                                   o[j].w * nscale * nv[j].w);
+    }
 }
+
+bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 }  // namespace
 
@@ -258,26 +391,46 @@ void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const fl
 
 void launch_hc_head_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
                         uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream) {
-    if (n == 0) return;
-    hc_head_sum_kernel<<<n, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
+    if (n == 0 || embd == 0) return;
+    const dim3 grid(grid_for(embd, 256), n);
+    if (n_hc == 4) hc_head_sum_kernel<4><<<grid, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
+    else hc_head_sum_kernel<0><<<grid, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
     check_launch("hc_head_sum", stream);
 }
 
-bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint32_t embd) {
+bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint32_t embd, const float *x_hc,
+                            const float *norm, const float *out, const float *norm_out) {
     const bool float_type = fn.type == WType::F16 || fn.type == WType::BF16 || fn.type == WType::F32;
+    // The stream sum reads float4s of every stream and the norm weight and writes float4s.
+    const bool aligned = aligned16(x_hc) && aligned16(norm) && aligned16(out) && aligned16(norm_out);
     return n >= 1 && n <= kHcFusedTokens && n_hc == static_cast<uint32_t>(kFusedStreams) && float_type &&
-           fn.rows == static_cast<uint64_t>(kFusedMix) && fn.k == uint64_t{n_hc} * embd &&
-           size_t{embd} * sizeof(float) <= 40 * 1024;
+           fn.rows == static_cast<uint64_t>(kFusedMix) && fn.k == uint64_t{n_hc} * embd && embd % 4 == 0 &&
+           embd >= 4 && embd <= kFusedMaxEmbd && aligned;
 }
 
 void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
                               const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
                               float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
                               float *partial, uint32_t *counters, cudaStream_t stream) {
-    if (!hc_pre_fused_supported(fn, n, n_hc, embd)) fail("fused HC pre: unsupported shape");
-    const dim3 grid(kHcFusedBlocks, n);
-    hc_pre_norm_kernel<<<grid, kFusedThreads, embd * sizeof(float), stream>>>(
-        fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+    if (!hc_pre_fused_supported(fn, n, n_hc, embd, x_hc, norm, out, norm_out)) fail("fused HC pre: unsupported shape");
+    // A block per 256 columns (the model's 16384: kHcFusedBlocks), fewer for short rows.
+    const uint32_t hc_dim = n_hc * embd;
+    const uint32_t blocks = std::min<uint32_t>(kHcFusedBlocks, (hc_dim + kColThreads - 1) / kColThreads);
+    const dim3 grid(blocks, n);
+    switch (fn.type) {
+    case WType::F16:
+        hc_pre_norm_kernel<WType::F16><<<grid, kFusedThreads, 0, stream>>>(
+            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        break;
+    case WType::BF16:
+        hc_pre_norm_kernel<WType::BF16><<<grid, kFusedThreads, 0, stream>>>(
+            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        break;
+    default:
+        hc_pre_norm_kernel<WType::F32><<<grid, kFusedThreads, 0, stream>>>(
+            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        break;
+    }
     check_launch("hc_pre_norm", stream);
 }
 

@@ -1,15 +1,21 @@
 // The indexer (model.md §3.5): scores of the compressed rows for each token, and their
 // top-k as ascending row lists, with the CPU's tie rule (equal scores: the lower row wins).
 //
-// Scores: one thread per (token, row), the token's queries in shared memory; each head's
-// dot product runs in index order with the CPU's operations, so equal inputs give equal
-// scores.  Top-k: a radix select of the k-th largest score (4 passes of 8 bits over
+// Scores: one warp per (token, row) for the model's shapes (head dim a multiple of 4, at most
+// 128 heads): the token's queries sit transposed in shared memory, the row is staged per
+// warp, lane h computes the dot products of heads h, h + 32, ... in index order, and one lane
+// adds the heads' terms in head order: the CPU's operations in the CPU's order, so the scores
+// equal the CPU's bit for bit (ties are then broken the same way).  The work per row is a
+// few hundred cycles on one warp instead of one thread's 8192-long chain, and a warp's loads
+// of a row are coalesced.  Other shapes: one thread per (token, row).  Top-k: a radix select of the k-th largest score (4 passes of 8 bits over
 // order-preserving keys, integer histograms: deterministic), then one ordered pass that
 // keeps every larger score and the lowest-indexed equal ones.
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
+
+#include <type_traits>
 
 namespace dstar::backend::cuda {
 
@@ -39,6 +45,76 @@ __global__ void __launch_bounds__(128) indexer_scores_kernel(IndexerArgs a, uint
     scores[uint64_t{blockIdx.y} * score_stride + c] = s;
 }
 
+constexpr int kScoreWarps = 8;  // warps per block of the warp-per-row kernel
+// Rows per warp: few for decode (many blocks for one token), more for a batch (each block
+// loads its token's queries once, so fewer blocks read them less often).
+constexpr uint32_t kScoreRowsPerWarpDecode = 4, kScoreRowsPerWarpBatch = 16;
+constexpr uint32_t kScoreMaxHeads = 128;
+
+// Shared memory of the warp-per-row kernel: per warp a row [idx_head_dim], then the queries
+// [idx_head_dim][idx_head] (transposed, so lanes reading consecutive heads hit consecutive
+// banks), the weights [idx_head], and per warp the heads' terms [idx_head].
+size_t score_warp_smem(uint32_t idx_head, uint32_t idx_head_dim) {
+    return (size_t{idx_head} * idx_head_dim + idx_head + size_t{kScoreWarps} * (idx_head_dim + idx_head)) * sizeof(float);
+}
+
+template <int HPL>  // heads per lane: ceil(idx_head / 32)
+__global__ void __launch_bounds__(32 * kScoreWarps) indexer_scores_warp_kernel(IndexerArgs a, uint32_t t0, float *scores,
+                                                                                uint64_t score_stride,
+                                                                                uint32_t rows_per_warp) {
+    extern __shared__ float smem[];
+    const uint32_t H = a.idx_head, D = a.idx_head_dim;
+    // The warps' rows first: D is a multiple of 4, so each starts 16-byte aligned.
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *srow = smem + static_cast<uint64_t>(warp) * D;           // [D]
+    float *qT = smem + uint64_t{kScoreWarps} * D;                    // [D][H]
+    float *sw = qT + uint64_t{D} * H;                                // [H]
+    float *sterm = sw + H + static_cast<uint64_t>(warp) * H;         // [H]
+    const uint32_t t = t0 + blockIdx.y;
+    const uint32_t n_rows = (load_pos(a.pos0) + t + 1) / a.ratio;
+    const uint32_t rows_per_block = kScoreWarps * rows_per_warp;
+    const uint32_t first = blockIdx.x * rows_per_block;
+    if (first >= n_rows) return;  // a block past the token's rows (whole block)
+    const float *q = a.q + uint64_t{t} * H * D;
+    for (uint32_t i = threadIdx.x; i < H * D; i += blockDim.x) {
+        const uint32_t h = i / D, d = i % D;
+        qT[uint64_t{d} * H + h] = q[i];
+    }
+    for (uint32_t i = threadIdx.x; i < H; i += blockDim.x) sw[i] = a.w[uint64_t{t} * H + i];
+    __syncthreads();
+    for (uint32_t r = 0; r < rows_per_warp; r++) {
+        const uint32_t c = first + r * kScoreWarps + static_cast<uint32_t>(warp);
+        if (c >= n_rows) break;  // whole warp
+        const float4 *row = reinterpret_cast<const float4 *>(a.idx_rows + uint64_t{c} * D);
+        for (uint32_t v = lane; v < D / 4; v += 32) reinterpret_cast<float4 *>(srow)[v] = __ldg(row + v);
+        __syncwarp();
+        float dsum[HPL];
+#pragma unroll
+        for (int j = 0; j < HPL; j++) dsum[j] = 0.0f;
+        for (uint32_t i = 0; i < D; i++) {
+            const float kv = srow[i];
+            const float *qi = qT + uint64_t{i} * H;
+#pragma unroll
+            for (int j = 0; j < HPL; j++) {
+                const uint32_t h = lane + 32u * j;
+                if (h < H) dsum[j] = dsum[j] + kv * qi[h];  // mul then add, as the CPU (no FMA)
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < HPL; j++) {
+            const uint32_t h = lane + 32u * j;
+            if (h < H) sterm[h] = (dsum[j] < 0.0f ? 0.0f : dsum[j]) * sw[h];
+        }
+        __syncwarp();
+        if (lane == 0) {
+            float s = 0.0f;
+            for (uint32_t h = 0; h < H; h++) s += sterm[h];
+            scores[uint64_t{blockIdx.y} * score_stride + c] = s;
+        }
+        __syncwarp();  // srow and sterm are reused by the next row
+    }
+}
+
 // Order-preserving key of a score: a larger float gives a larger key (-0 taken as +0; NaN
 // sorts lowest).
 __device__ __forceinline__ uint32_t score_key(float f) {
@@ -48,7 +124,7 @@ __device__ __forceinline__ uint32_t score_key(float f) {
     return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
-constexpr int kTopkThreads = 256;
+constexpr int kTopkThreads = 512;  // one block per token: many rows per pass
 
 __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float *scores, uint64_t score_stride,
                                                                     uint32_t t0, DevPos pos0, uint32_t ratio,
@@ -74,17 +150,40 @@ __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float 
             if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1u);
         }
         __syncthreads();
-        if (tid == 0) {
-            uint32_t cum = 0, bin = 0, rem = s_remaining;
-            for (int b = 255; b >= 0; b--) {
-                if (cum + hist[b] >= rem) {
-                    bin = static_cast<uint32_t>(b);
-                    break;
-                }
-                cum += hist[b];
+        if (warp == 0) {
+            // From bin 255 down, the first bin where the running count reaches the remaining
+            // need: lane l holds bins 8l..8l+7; a suffix scan over lanes finds the one lane
+            // whose bins cross it (instead of one thread walking 256 bins).
+            const uint32_t rem = s_remaining;  // read by every lane before lane l writes it
+            uint32_t local[8], lsum = 0;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                local[k] = hist[8 * lane + k];
+                lsum += local[k];
             }
-            s_remaining = rem - cum;
-            s_prefix = prefix | (bin << shift);
+            uint32_t incl = lsum;  // bins of lanes >= lane
+#pragma unroll
+            for (int off = 1; off < 32; off <<= 1) {
+                const uint32_t v = __shfl_down_sync(kFullMask, incl, off);
+                if (lane + off < 32) incl += v;
+            }
+            const uint32_t above = incl - lsum;
+            __syncwarp();
+            if (above < rem && rem <= incl) {
+                uint32_t cum = above, bin = 8 * lane;
+                for (int k = 7; k >= 0; k--) {
+                    if (cum + local[k] >= rem) {
+                        bin = 8 * lane + static_cast<uint32_t>(k);
+                        break;
+                    }
+                    cum += local[k];
+                }
+                s_remaining = rem - cum;
+                s_prefix = prefix | (bin << shift);
+            } else if (lane == 0 && incl < rem) {  // fewer keys than needed: bin 0 (as a full walk)
+                s_remaining = rem - incl;
+                s_prefix = prefix;
+            }
         }
         __syncthreads();
         prefix = s_prefix;
@@ -136,6 +235,22 @@ void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, uint3
                            uint64_t score_stride, cudaStream_t stream) {
     if (nt == 0) return;
     const uint32_t max_rows = rows_bound;
+    const size_t wsmem = score_warp_smem(a.idx_head, a.idx_head_dim);
+    if (a.idx_head_dim % 4 == 0 && a.idx_head >= 1 && a.idx_head <= kScoreMaxHeads && wsmem <= 48 * 1024) {
+        const uint32_t rpw = nt <= 8 ? kScoreRowsPerWarpDecode : kScoreRowsPerWarpBatch;
+        const uint32_t rows_per_block = kScoreWarps * rpw;
+        const dim3 grid((max_rows + rows_per_block - 1) / rows_per_block, nt);
+        if (grid.x == 0) return;
+        auto go = [&](auto hpl) {
+            indexer_scores_warp_kernel<decltype(hpl)::value>
+                <<<grid, 32 * kScoreWarps, wsmem, stream>>>(a, t0, scores, score_stride, rpw);
+        };
+        if (a.idx_head <= 32) go(std::integral_constant<int, 1>{});
+        else if (a.idx_head <= 64) go(std::integral_constant<int, 2>{});
+        else go(std::integral_constant<int, 4>{});
+        check_launch("indexer_scores", stream);
+        return;
+    }
     const size_t smem = (size_t{a.idx_head} * a.idx_head_dim + a.idx_head) * sizeof(float);
     if (smem > 48 * 1024) fail("indexer: %u heads of %u values do not fit the score kernel", a.idx_head, a.idx_head_dim);
     const dim3 grid(grid_for(max_rows, 128), nt);

@@ -187,16 +187,26 @@ void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const fl
 // the mix product of the unnormalised streams and their sum of squares by many blocks, then
 // (in the last block of each token) the RMS scale, the Sinkhorn split, out = sum_h pre_h X_h
 // and norm_out = rms_norm(out) * norm.  `fn` is the F16/BF16/F32 [n_hc * embd, 24] mix
-// matrix.  partial: kHcFusedPartials floats per token; counters: kHcFusedTokens words,
-// zero before the launch and left zero after it.
+// matrix; embd a multiple of 4 up to 4096, x_hc, norm, out and norm_out 16-byte aligned.
+// partial: kHcFusedPartials floats per token; counters: kHcFusedTokens words, zero before
+// the launch and left zero after it.
 constexpr uint32_t kHcFusedTokens = 8;
-constexpr uint32_t kHcFusedBlocks = 64;  // blocks per token
+constexpr uint32_t kHcFusedBlocks = 64;  // most blocks per token (one per 256 columns)
 constexpr uint32_t kHcFusedPartials = kHcFusedBlocks * 32;
-bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint32_t embd);
+bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint32_t embd, const float *x_hc,
+                            const float *norm, const float *out, const float *norm_out);
 void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
                               const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
                               float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
                               float *partial, uint32_t *counters, cudaStream_t stream);
+// The mix product of a batch with the RMS norm folded in (hc_mix.cu): mix[t][r] = (row r of
+// fn . x[t]) * rsqrt(mean(x[t]^2) + rms_eps) for t < n, x: n rows of fn.k floats.  fn: the
+// F16/BF16/F32 [k, 4 or 24] HC matrix (hc_head's or hc_pre's with 4 streams); `partial`:
+// hc_mix_partial_floats(fn, n) floats of scratch.  Deterministic (fixed summation order).
+bool hc_mix_supported(const DevWeight &fn, const float *x);
+size_t hc_mix_partial_floats(const DevWeight &fn, uint32_t n);
+void launch_hc_mix(const DevWeight &fn, const float *x, uint32_t n, float rms_eps, float *partial, float *mix,
+                   cudaStream_t stream);
 // From mix [n][n_hc]: out[t] = sum_h (sigma(mix*scale + base) + eps) x_hc[t][h].
 void launch_hc_head_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
                         uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream);
@@ -267,7 +277,9 @@ void launch_route(const float *logits, const float *bias, const int32_t *tid2eid
                   uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights,
                   cudaStream_t stream);
 // Decode path (any n; each (token, expert) pair reads its expert's rows; one warp computes a
-// gate row and the matching up row with all their loads in flight):
+// gate row and the matching up row with all their loads in flight; IQ2_XXS experts of rows
+// up to 4096 wide: a persistent-style kernel, a warp taking rows with a stride and loading
+// the next row while it computes the current):
 // mid[p][i] = silu(min(gate_e . x_t, c)) * clamp(up_e . x_t) * weights[p], p = t*k + j.
 // A plain SwiGLU feed-forward is the case k = 1 with sel = {0} and weights = {1}.
 void launch_moe_gate_up(const DevWeight &gate, const DevWeight &up, const DevAct &x, const int32_t *sel,
@@ -276,6 +288,14 @@ void launch_moe_gate_up(const DevWeight &gate, const DevWeight &up, const DevAct
 // experts' loads in flight together).
 void launch_moe_down(const DevWeight &down, const DevAct &mid, const int32_t *sel, uint32_t n, uint32_t k,
                      float *out, uint64_t out_stride, cudaStream_t stream);
+// The same from the f32 rows mid [n*k][down.k] (16-byte aligned), quantized to Q8_K inside
+// the kernel exactly as launch_quantize_q8_k does (no separate quantization launch), for
+// Q2_K experts with rows up to 2048 wide and k <= 6 (moe_down_f32_supported): the token's k
+// activation rows in shared memory, a warp taking output rows with a stride and loading the
+// next row's k expert rows while it computes the current.
+bool moe_down_f32_supported(const DevWeight &down, uint32_t k, const float *mid);
+void launch_moe_down_f32(const DevWeight &down, const float *mid, const int32_t *sel, uint32_t n, uint32_t k,
+                         float *out, uint64_t out_stride, cudaStream_t stream);
 // Prefill path: pairs grouped by expert (stable), tiles of kGemmTileTokens pairs.
 // Arrays: pairs [n*k], tile_* [max_tiles], n_tiles [1]; max_tiles = n*k/64 + 1 + n_expert.
 void launch_moe_group(const int32_t *sel, uint32_t n, uint32_t k, uint32_t n_expert, int32_t *pairs,

@@ -29,8 +29,14 @@ void run_moe(cudaStream_t stream, MoeScratch &s, const DevWeight &gate, const De
             const DevAct xa = s.x_act.prepare(gate.type, x + uint64_t{t0} * d_in, d_in, static_cast<uint32_t>(d_in), nc, stream);
             float *mid = s.mid.get<float>(uint64_t{nc} * k * ff);
             launch_moe_gate_up(gate, up, xa, sel + uint64_t{t0} * k, weights + uint64_t{t0} * k, nc, k, clamp, mid, stream);
-            const DevAct ma = s.mid_act.prepare(down.type, mid, ff, static_cast<uint32_t>(ff), nc * k, stream);
-            launch_moe_down(down, ma, sel + uint64_t{t0} * k, nc, k, out + uint64_t{t0} * d_out, d_out, stream);
+            if (moe_down_f32_supported(down, k, mid)) {
+                // Q2_K down quantizes the SwiGLU output itself.
+                launch_moe_down_f32(down, mid, sel + uint64_t{t0} * k, nc, k, out + uint64_t{t0} * d_out, d_out,
+                                    stream);
+            } else {
+                const DevAct ma = s.mid_act.prepare(down.type, mid, ff, static_cast<uint32_t>(ff), nc * k, stream);
+                launch_moe_down(down, ma, sel + uint64_t{t0} * k, nc, k, out + uint64_t{t0} * d_out, d_out, stream);
+            }
         }
         return;
     }

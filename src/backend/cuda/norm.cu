@@ -2,10 +2,16 @@
 // the scale agrees to the last bit in practice), then x * scale (* w).  In place is fine:
 // every thread has read its inputs before the block reduction completes.  Also the fused
 // per-head norm + RoPE (+ FP8) of the attention's query and KV rows.
+//
+// Decode runs these on one row (or one token's heads), so they are latency-bound: the fast
+// kernels keep the row in registers (16-byte loads, all issued before any arithmetic), sum
+// with butterflies and cross warps through one barrier (reduce.cuh), and write once.  The
+// generic loop kernels remain for shapes the fast ones do not cover (unaligned or odd rows).
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/qat.cuh"
+#include "backend/cuda/reduce.cuh"
 #include "backend/cuda/rope.cuh"
 #include "common/error.h"
 
@@ -28,6 +34,57 @@ __global__ void __launch_bounds__(1024) rms_norm_kernel(float *out, const float 
         for (uint32_t i = threadIdx.x; i < dim; i += blockDim.x) o[i] = xr[i] * scale;
     }
 }
+
+// Fast path: one block per row, float4 number i of the row on thread i % blockDim.x (kVec per
+// thread); every load of x and w is issued before the first add, so a row costs one memory
+// round trip, one butterfly sum and one barrier.  Each thread writes only what it read.
+constexpr uint32_t kNormMaxVec = 4;
+
+__device__ __forceinline__ double sq_sum(const float4 &v) {
+    double s = static_cast<double>(v.x) * v.x;
+    s += static_cast<double>(v.y) * v.y;
+    s += static_cast<double>(v.z) * v.z;
+    s += static_cast<double>(v.w) * v.w;
+    return s;
+}
+
+template <uint32_t kVec>
+__global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const float *x, const float *w, uint32_t dim,
+                                                           float eps) {
+    __shared__ double scratch[32];
+    const uint32_t n4 = dim / 4;
+    const float4 *xr = reinterpret_cast<const float4 *>(x + uint64_t{blockIdx.x} * dim);
+    float4 *o = reinterpret_cast<float4 *>(out + uint64_t{blockIdx.x} * dim);
+    const float4 *w4 = reinterpret_cast<const float4 *>(w);
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float4 v[kVec], wv[kVec];
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        const uint32_t i = threadIdx.x + j * blockDim.x;
+        v[j] = i < n4 ? xr[i] : zero;  // plain loads: x may be out (in place)
+        wv[j] = w && i < n4 ? __ldg(w4 + i) : zero;
+    }
+    double ss = 0.0;
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) ss += sq_sum(v[j]);
+    ss = block_sum_fast(ss, scratch, static_cast<int>(blockDim.x >> 5));
+    const float scale = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(dim)) + eps);
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        const uint32_t i = threadIdx.x + j * blockDim.x;
+        if (i >= n4) continue;
+        float4 r;
+        if (w) {
+            r = make_float4(v[j].x * scale * wv[j].x, v[j].y * scale * wv[j].y, v[j].z * scale * wv[j].z,
+                            v[j].w * scale * wv[j].w);
+        } else {
+            r = make_float4(v[j].x * scale, v[j].y * scale, v[j].z * scale, v[j].w * scale);
+        }
+        o[i] = r;
+    }
+}
+
+bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 unsigned norm_threads(uint32_t dim) { return dim >= 8192 ? 1024 : (dim >= 2048 ? 256 : (dim >= 512 ? 128 : 64)); }
 
@@ -62,13 +119,115 @@ __global__ void __launch_bounds__(1024) head_norm_rope_kernel(float *x, const fl
     for (uint32_t i = threadIdx.x; i < head_dim; i += blockDim.x) p[i] = row[i];
 }
 
+// Fast path of the above: one warp per (head, token), heads of at most 128 * kVec values.
+// Lane l holds float4 number l + 32 j of the head (j < kVec), all loads issued first.  The
+// norm sums with butterflies (no barrier); a lane rotates the tail pairs it holds (pair
+// (e - n_nope) / 2 starting at element e); the FP8 64-blocks of the first n_nope values are
+// the aligned half-warps of a 128-value chunk, so a block maximum is 4 butterfly steps (max
+// is exact in any order).  The per-value operations are those of the generic kernel.
+constexpr uint32_t kHeadMaxVec = 4;
+constexpr uint32_t kHeadsPerBlock = 4;
+
+template <uint32_t kVec>
+__global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kernel(float *x, const float *w,
+                                                                                 uint32_t n_head, uint32_t head_dim,
+                                                                                 float eps, RopeTable r, DevPos pos0,
+                                                                                 bool fp8) {
+    const uint32_t lane = threadIdx.x & 31;
+    const uint32_t h = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), t = blockIdx.y;
+    if (h >= n_head) return;  // whole warps, and no block barrier below
+    float4 *p = reinterpret_cast<float4 *>(x + (uint64_t{t} * n_head + h) * head_dim);
+    const float4 *w4 = reinterpret_cast<const float4 *>(w);
+    const uint32_t n4 = head_dim / 4, n_nope = head_dim - r.n_rot;
+    const uint32_t pos = load_pos(pos0) + t;
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float4 v[kVec], wv[kVec];
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        const uint32_t i = lane + 32 * j;
+        v[j] = i < n4 ? p[i] : zero;
+        wv[j] = w && i < n4 ? __ldg(w4 + i) : zero;
+    }
+    double ss = 0.0;
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) ss += sq_sum(v[j]);
+    ss = warp_sum(ss);
+    const float scale = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(head_dim)) + eps);
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        if (w) {
+            v[j] = make_float4(v[j].x * scale * wv[j].x, v[j].y * scale * wv[j].y, v[j].z * scale * wv[j].z,
+                               v[j].w * scale * wv[j].w);
+        } else {
+            v[j] = make_float4(v[j].x * scale, v[j].y * scale, v[j].z * scale, v[j].w * scale);
+        }
+    }
+    // RoPE: elements e, e + 1 (e even, e >= n_nope) form pair (e - n_nope) / 2.
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        const uint32_t i = lane + 32 * j, e = 4 * i;
+        if (i >= n4 || e + 3 < n_nope) continue;
+        // Pair jj + 1's angle is pair jj's times theta_scale: one chain of multiplies for both.
+        const uint32_t jj = e >= n_nope ? (e - n_nope) / 2 : (e + 2 - n_nope) / 2;
+        const float ex = rope_extrap(r, pos, jj);
+        if (e >= n_nope) {
+            float c0, s0, c1, s1;
+            rope_cos_sin_at(r, ex, jj, false, c0, s0);
+            rope_cos_sin_at(r, ex * r.theta_scale, jj + 1, false, c1, s1);
+            const float x0 = v[j].x, x1 = v[j].y, x2 = v[j].z, x3 = v[j].w;
+            v[j].x = x0 * c0 - x1 * s0;
+            v[j].y = x0 * s0 + x1 * c0;
+            v[j].z = x2 * c1 - x3 * s1;
+            v[j].w = x2 * s1 + x3 * c1;
+        } else {
+            float c, s;
+            rope_cos_sin_at(r, ex, jj, false, c, s);
+            const float x0 = v[j].z, x1 = v[j].w;
+            v[j].z = x0 * c - x1 * s;
+            v[j].w = x0 * s + x1 * c;
+        }
+    }
+    if (fp8) {
+#pragma unroll
+        for (uint32_t j = 0; j < kVec; j++) {
+            // Every lane takes part in the butterflies; lanes past the head hold zeros.
+            float m = fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w)));
+#pragma unroll
+            for (int o = 8; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(kFullMask, m, o));
+            if (4 * (lane + 32 * j) < n_nope) {  // the whole 64-block is below n_nope (n_nope % 64 == 0)
+                v[j].x = fp8_block_value(v[j].x, m);
+                v[j].y = fp8_block_value(v[j].y, m);
+                v[j].z = fp8_block_value(v[j].z, m);
+                v[j].w = fp8_block_value(v[j].w, m);
+            }
+        }
+    }
+#pragma unroll
+    for (uint32_t j = 0; j < kVec; j++) {
+        const uint32_t i = lane + 32 * j;
+        if (i < n4) p[i] = v[j];
+    }
+}
+
 }  // namespace
 
 void launch_rms_norm(float *out, const float *x, const float *w, uint32_t rows, uint32_t dim, float eps,
                      cudaStream_t stream) {
     if (rows == 0 || dim == 0) return;
-    // Long rows (the 16384-wide hyper-connection state) get a whole 1024-thread block:
-    // with one row per token, decode has a single block to spread the row over.
+    const uint32_t n4 = dim / 4;
+    if (dim % 4 == 0 && n4 <= 1024 * kNormMaxVec && aligned16(x) && aligned16(out) && (!w || aligned16(w))) {
+        // A thread per float4 up to 1024 threads, then 2 or 4 float4 per thread (the
+        // 16384-wide hyper-connection state: one 1024-thread block, 16 values per thread).
+        const uint32_t threads = n4 >= 1024 ? 1024 : (n4 + 31) / 32 * 32;
+        const uint32_t vec = (n4 + threads - 1) / threads;
+        if (vec <= 1) rms_norm_vec_kernel<1><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
+        else if (vec <= 2) rms_norm_vec_kernel<2><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
+        else rms_norm_vec_kernel<4><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
+        check_launch("rms_norm", stream);
+        return;
+    }
+    // Long rows get a whole 1024-thread block: with one row per token, decode has a single
+    // block to spread the row over.
     rms_norm_kernel<<<rows, norm_threads(dim), 0, stream>>>(out, x, w, dim, eps);
     check_launch("rms_norm", stream);
 }
@@ -78,6 +237,21 @@ void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head
     if (n == 0 || n_head == 0 || head_dim == 0) return;
     if (rope.n_rot > head_dim || (fp8 && (head_dim - rope.n_rot) % 64 != 0))
         fail("head norm: %u rotated dims do not fit heads of %u values", rope.n_rot, head_dim);
+    if (head_dim % 4 == 0 && rope.n_rot % 2 == 0 && head_dim <= 128 * kHeadMaxVec && aligned16(x) &&
+        (!w || aligned16(w))) {
+        // A warp per head (the model: 64 query heads of 512 -> 16 blocks; the KV head -> 1).
+        const uint32_t per_block = n_head < kHeadsPerBlock ? n_head : kHeadsPerBlock;
+        const dim3 grid((n_head + per_block - 1) / per_block, n);
+        const unsigned threads = 32 * per_block;
+        if (head_dim <= 128)
+            head_norm_rope_warp_kernel<1><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+        else if (head_dim <= 256)
+            head_norm_rope_warp_kernel<2><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+        else
+            head_norm_rope_warp_kernel<4><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+        check_launch("head_norm_rope", stream);
+        return;
+    }
     if (size_t{head_dim} * sizeof(float) > 48 * 1024) fail("head norm: heads of %u values are too long", head_dim);
     // block_fp8_row needs at least 128 threads.
     const unsigned threads = norm_threads(head_dim) < 128 ? 128 : norm_threads(head_dim);

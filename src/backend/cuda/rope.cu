@@ -7,12 +7,17 @@ namespace dstar::backend::cuda {
 
 namespace {
 
+// The pair is loaded before the position and the angle are worked out, so its memory
+// latency overlaps theirs instead of following them.
 __global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTable r, DevPos pos0, bool inverse) {
     const uint32_t t = blockIdx.x, h = blockIdx.y, j = threadIdx.x;
     if (j >= r.n_rot / 2) return;
+    float *tail = x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot);
+    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
     float c, s;
     rope_cos_sin(r, load_pos(pos0) + t, j, inverse, c, s);
-    rope_pair(x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot), j, c, s);
+    tail[2 * j] = x0 * c - x1 * s;
+    tail[2 * j + 1] = x0 * s + x1 * c;
 }
 
 }  // namespace
@@ -21,7 +26,8 @@ void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_
                  DevPos pos0, bool inverse, cudaStream_t stream) {
     if (n == 0 || n_head == 0 || rope.n_rot == 0) return;
     const dim3 grid(n, n_head);
-    rope_kernel<<<grid, kMaxRopePairs, 0, stream>>>(x, stride, head_dim, rope, pos0, inverse);
+    const unsigned threads = (rope.n_rot / 2 + 31) / 32 * 32;  // whole warps, no idle ones
+    rope_kernel<<<grid, threads ? threads : 32, 0, stream>>>(x, stride, head_dim, rope, pos0, inverse);
     check_launch("rope", stream);
 }
 

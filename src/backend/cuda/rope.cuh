@@ -8,10 +8,17 @@
 
 namespace dstar::backend::cuda {
 
-__device__ __forceinline__ void rope_cos_sin(const RopeTable &r, uint32_t pos, uint32_t j, bool inverse, float &c,
-                                             float &s) {
+// The extrapolated angle of pair j: the position multiplied j times by theta_scale (pair
+// j + 1's is pair j's times theta_scale once more: callers doing two pairs chain them).
+__device__ __forceinline__ float rope_extrap(const RopeTable &r, uint32_t pos, uint32_t j) {
     float theta_extrap = static_cast<float>(pos);
     for (uint32_t i = 0; i < j; i++) theta_extrap *= r.theta_scale;
+    return theta_extrap;
+}
+
+// cos and sin (with the magnitude factor) of pair j from its extrapolated angle.
+__device__ __forceinline__ void rope_cos_sin_at(const RopeTable &r, float theta_extrap, uint32_t j, bool inverse,
+                                                float &c, float &s) {
     const float theta_interp = r.freq_scale * theta_extrap;
     float theta = theta_interp;
     if (r.ext) {
@@ -20,6 +27,11 @@ __device__ __forceinline__ void rope_cos_sin(const RopeTable &r, uint32_t pos, u
     }
     c = cosf(theta) * r.mscale;
     s = (inverse ? -1.0f : 1.0f) * sinf(theta) * r.mscale;
+}
+
+__device__ __forceinline__ void rope_cos_sin(const RopeTable &r, uint32_t pos, uint32_t j, bool inverse, float &c,
+                                             float &s) {
+    rope_cos_sin_at(r, rope_extrap(r, pos, j), j, inverse, c, s);
 }
 
 // Rotates pair j of a head's tail in place.

@@ -51,7 +51,8 @@ DevWeight device_weight(const Weight &w, const uint64_t *iq2_grid) {
     return d;
 }
 
-WeightUploader::WeightUploader(cudaStream_t stream) : stream_(stream) {
+WeightUploader::WeightUploader(cudaStream_t stream)
+    : stream_(stream), copiers_(std::make_unique<ThreadPool>(std::min(kMaxCopyThreads, ThreadPool::default_threads()))) {
     for (int i = 0; i < 2; i++) {
         check(cudaMallocHost(reinterpret_cast<void **>(&pinned_[i]), kChunk), "cudaMallocHost (weight staging)");
         check(cudaMalloc(reinterpret_cast<void **>(&staging_[i]), kChunk), "cudaMalloc (weight staging)");
@@ -81,7 +82,7 @@ void WeightUploader::upload(WType t, const uint8_t *src, uint64_t ne0, uint64_t 
         const uint64_t off = b0 * g.file_bytes, len = nb * g.file_bytes;
         // The staging buffer's previous transfer (two chunks ago) must be finished.
         check(cudaEventSynchronize(done_[buf]), "cudaEventSynchronize (weight staging)");
-        std::memcpy(pinned_[buf], src + off, len);
+        copy_parallel(pinned_[buf], src + off, len);
         if (repack) {
             check(cudaMemcpyAsync(staging_[buf], pinned_[buf], len, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (weights)");
             launch_repack(t, staging_[buf], nb, main + b0 * g.main_bytes, side + b0 * g.side_bytes, stream_);
@@ -90,6 +91,15 @@ void WeightUploader::upload(WType t, const uint8_t *src, uint64_t ne0, uint64_t 
         }
         check(cudaEventRecord(done_[buf], stream_), "cudaEventRecord (weight staging)");
     }
+}
+
+void WeightUploader::copy_parallel(uint8_t *dst, const uint8_t *src, size_t len) {
+    constexpr size_t kSlice = size_t{4} << 20;
+    const size_t slices = (len + kSlice - 1) / kSlice;
+    copiers_->parallel_for(slices, [&](size_t begin, size_t end) {
+        const size_t b = begin * kSlice, e = std::min(len, end * kSlice);
+        if (e > b) std::memcpy(dst + b, src + b, e - b);
+    });
 }
 
 }  // namespace dstar::backend::cuda

@@ -28,24 +28,23 @@ DSTAR_HD float e4m3_value(int i) {
                     : (1.0f + static_cast<float>(mant) * 0.125f) * ldexpf(1.0f, exp - 7);
 }
 
-// Nearest E4M3FN value of v (|v| clamped to 448), ties to the even code.
+// Nearest E4M3FN value of v (|v| clamped to 448), ties to the even code.  Codes are evenly
+// spaced inside a binade: 2^-9 apart below 2^-6 (subnormals) and 2^(e-3) apart in
+// [2^e, 2^(e+1)), so scaling by that power of two (exact), rintf (halves to even: a code's
+// parity is its mantissa's, the integer's) and scaling back gives the nearest code's value.
+// Checked against a search over the code table for every float of magnitude <= 600 (fminf
+// turns NaN into 448, as before).  A few operations instead of a 7-step search
+// matter on the GPU, where one warp may round a whole KV head.
 DSTAR_HD float e4m3_round(float v) {
     const float sign = v < 0.0f ? -1.0f : 1.0f;
     const float ax = fminf(fabsf(v), 448.0f);
-    // Largest code whose value is <= ax (values increase with the code).
-    int lo = 0, hi = 126;
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) >> 1;
-        if (e4m3_value(mid) <= ax) lo = mid;
-        else hi = mid - 1;
+    int e = -6;  // the subnormal range's quantum is 2^(e-3)
+    if (ax >= 0.015625f) {
+        int k;
+        frexpf(ax, &k);  // ax = f * 2^k, f in [0.5, 1)
+        e = k - 1;
     }
-    int best = lo;
-    if (best < 126) {
-        const float d0 = fabsf(ax - e4m3_value(best));
-        const float d1 = fabsf(ax - e4m3_value(best + 1));
-        if (d1 < d0 || (d1 == d0 && ((best + 1) & 1) == 0 && (best & 1) != 0)) best++;
-    }
-    return sign * e4m3_value(best);
+    return sign * ldexpf(rintf(ldexpf(ax, 3 - e)), e - 3);
 }
 
 // Value of E2M1 code i (0..7: 0, 0.5, 1, 1.5, 2, 3, 4, 6).
