@@ -87,6 +87,14 @@ RequestRoot::RequestRoot(const nlohmann::json &request, std::string_view raw_bod
     : spans(raw_body.empty() ? std::nullopt : JsonSpans::build(raw_body)),
       root(request, spans ? &*spans : nullptr, spans ? spans->root() : JsonSpans::kNone, "") {}
 
+std::vector<JsonRef> RequestRoot::messages() const {
+    if (!root.is_object()) fail("request: expected a JSON object");
+    auto list = root.get("messages");
+    if (!list) fail("missing messages");
+    if (!list->is_array()) fail("messages: expected an array");
+    return list->elements();
+}
+
 std::string content_text(const JsonRef &v) {
     if (v.is_string()) return v.str();
     std::string out;

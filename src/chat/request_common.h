@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chat/conversation.h"
 #include "chat/json_spans.h"
@@ -16,6 +17,9 @@ struct RequestRoot {
     std::optional<JsonSpans> spans;
     JsonRef root;
     RequestRoot(const nlohmann::json &request, std::string_view raw_body);
+    // The root must be an object with a "messages" array: its elements (named errors
+    // otherwise).  Both chat APIs start here.
+    std::vector<JsonRef> messages() const;
 };
 
 // ds4's content rule: a string; null -> ""; an array -> its string items and the "text"

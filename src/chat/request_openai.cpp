@@ -51,14 +51,9 @@ Message parse_message(const JsonRef &v) {
 Conversation parse_openai_chat(const nlohmann::json &request, std::string_view raw_body) {
     RequestRoot r(request, raw_body);
     const JsonRef &root = r.root;
-    if (!root.is_object()) fail("request: expected a JSON object");
-
     Conversation conv;
     ThinkControls think;
-    auto messages = root.get("messages");
-    if (!messages) fail("missing messages");
-    if (!messages->is_array()) fail("messages: expected an array");
-    for (const JsonRef &m : messages->elements()) conv.messages.push_back(parse_message(m));
+    for (const JsonRef &m : r.messages()) conv.messages.push_back(parse_message(m));
 
     if (auto tools = root.get("tools")) parse_tools_into(*tools, conv);
     if (auto choice = root.get("tool_choice"); choice && choice->is_string()) {

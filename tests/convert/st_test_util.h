@@ -15,47 +15,19 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/test_util.h"
 #include "common/mapped_file.h"
 #include "convert/safetensors.h"
 
 namespace dstar::convert::test {
 
-// A fresh folder under the test temp dir, removed (with its contents) at scope exit.
-class ScratchDir {
+// A scratch folder named after the convert tests.
+class ScratchDir : public ::dstar::test::ScratchDir {
 public:
-    ScratchDir() {
-        std::string tmpl = ::testing::TempDir() + "dstar-convert-XXXXXX";
-        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-        path_ = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir &) = delete;
-    ScratchDir &operator=(const ScratchDir &) = delete;
-    const std::string &path() const { return path_; }
-    std::string file(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
+    ScratchDir() : ::dstar::test::ScratchDir("dstar-convert") {}
 };
-
-// Runs `f`, which must throw dstar::Error; returns its message ("" and a test failure if it
-// did not throw).  Any other exception escapes and fails the test.
-inline std::string error_of(const std::function<void()> &f) {
-    try {
-        f();
-    } catch (const Error &e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected dstar::Error, nothing was thrown";
-    return "";
-}
-
-inline bool contains(const std::string &haystack, const std::string &needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+using ::dstar::test::contains;
+using ::dstar::test::error_of;
 
 inline void write_text(const std::string &path, const std::string &text) {
     write_file_atomic(path, text.data(), text.size());
@@ -102,7 +74,3 @@ void add_vec(SafetensorsWriter &w, const std::string &name, StDtype dtype, const
 }
 
 }  // namespace dstar::convert::test
-
-#define EXPECT_CONTAINS(haystack, needle)                                                  \
-    EXPECT_TRUE(::dstar::convert::test::contains((haystack), (needle)))                    \
-        << "message: " << (haystack) << "\nexpected to contain: " << (needle)

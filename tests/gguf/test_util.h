@@ -9,47 +9,16 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/test_util.h"
 
 namespace dstar::gguf::test {
 
-// A fresh folder under the test temp dir, removed (with its contents) at scope exit.
-class ScratchDir {
+// A scratch folder named after the gguf tests.
+class ScratchDir : public ::dstar::test::ScratchDir {
 public:
-    ScratchDir() {
-        std::string tmpl = ::testing::TempDir() + "dstar-gguf-XXXXXX";
-        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-        path_ = tmpl;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir &) = delete;
-    ScratchDir &operator=(const ScratchDir &) = delete;
-    std::string file(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
+    ScratchDir() : ::dstar::test::ScratchDir("dstar-gguf") {}
 };
-
-// Runs `f`, which must throw dstar::Error; returns its message ("" and a test failure if it
-// did not throw).  Any other exception escapes and fails the test.
-inline std::string error_of(const std::function<void()> &f) {
-    try {
-        f();
-    } catch (const Error &e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected dstar::Error, nothing was thrown";
-    return "";
-}
-
-inline bool contains(const std::string &haystack, const std::string &needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+using ::dstar::test::contains;
+using ::dstar::test::error_of;
 
 }  // namespace dstar::gguf::test
-
-#define EXPECT_CONTAINS(haystack, needle)                                                  \
-    EXPECT_TRUE(::dstar::gguf::test::contains((haystack), (needle)))                       \
-        << "message: " << (haystack) << "\nexpected to contain: " << (needle)
