@@ -25,6 +25,8 @@ public:
     }
     ~ScratchDir() {
         std::error_code ec;
+        // Tests that make the folder read-only (failed-write cases) get it removed too.
+        std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
         std::filesystem::remove_all(path_, ec);
     }
     ScratchDir(const ScratchDir &) = delete;
