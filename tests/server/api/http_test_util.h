@@ -1,4 +1,4 @@
-// Helpers of the end-to-end server tests: SSE parsing, a raw-socket HTTP client (for slow,
+// Helpers of the end-to-end server tests (SSE parsing: sse_test_util.h): a raw-socket HTTP client (for slow,
 // partial and abandoned connections that a normal client library would not produce) and a
 // deadline loop.
 #pragma once
@@ -18,36 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "server/api/sse_test_util.h"
+
 namespace dstar::server::api::test {
-
-struct SseEvent {
-    std::string event;     // "event:" line, "" if none
-    bool comment = false;  // a ": ..." keepalive
-    std::string data;
-    nlohmann::json j;      // parsed data (null for comments and [DONE])
-};
-
-inline std::vector<SseEvent> parse_sse(std::string_view bytes) {
-    std::vector<SseEvent> out;
-    while (!bytes.empty()) {
-        const size_t end = bytes.find("\n\n");
-        if (end == std::string_view::npos) break;  // an incomplete last event (stream cut)
-        std::string_view block = bytes.substr(0, end);
-        bytes.remove_prefix(end + 2);
-        SseEvent ev;
-        while (!block.empty()) {
-            const size_t le = std::min(block.find('\n'), block.size());
-            const std::string_view line = block.substr(0, le);
-            block.remove_prefix(std::min(le + 1, block.size()));
-            if (line.starts_with("event: ")) ev.event = std::string(line.substr(7));
-            else if (line.starts_with("data: ")) ev.data = std::string(line.substr(6));
-            else if (line.starts_with(":")) ev.comment = true;
-        }
-        if (!ev.data.empty() && ev.data != "[DONE]") ev.j = nlohmann::json::parse(ev.data);
-        out.push_back(std::move(ev));
-    }
-    return out;
-}
 
 // Polls `done` until it holds or `timeout` passes; returns its last value.
 inline bool eventually(const std::function<bool()> &done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {

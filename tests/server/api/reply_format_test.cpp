@@ -3,6 +3,8 @@
 // stream encoders in small pieces, exactly as the worker's Text events would arrive.
 #include "server/api/reply_format.h"
 
+#include "server/api/sse_test_util.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -13,36 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-struct SseEvent {
-    std::string event;  // "event:" line ("" if none)
-    bool comment = false;  // a ": ..." keepalive line
-    std::string data;   // raw data line
-    json j;             // parsed data (null for comments and [DONE])
-};
-
-std::vector<SseEvent> parse_sse(std::string_view bytes) {
-    std::vector<SseEvent> out;
-    while (!bytes.empty()) {
-        const size_t end = bytes.find("\n\n");
-        EXPECT_NE(end, std::string_view::npos) << "unterminated SSE event: " << bytes;
-        if (end == std::string_view::npos) break;
-        std::string_view block = bytes.substr(0, end);
-        bytes.remove_prefix(end + 2);
-        SseEvent ev;
-        while (!block.empty()) {
-            const size_t le = std::min(block.find('\n'), block.size());
-            const std::string_view line = block.substr(0, le);
-            block.remove_prefix(std::min(le + 1, block.size()));
-            if (line.starts_with("event: ")) ev.event = std::string(line.substr(7));
-            else if (line.starts_with("data: ")) ev.data = std::string(line.substr(6));
-            else if (line.starts_with(":")) ev.comment = true;
-            else ADD_FAILURE() << "unexpected SSE line: " << line;
-        }
-        if (!ev.data.empty() && ev.data != "[DONE]") ev.j = json::parse(ev.data);
-        out.push_back(std::move(ev));
-    }
-    return out;
-}
+using test::SseEvent;
+std::vector<SseEvent> parse_sse(std::string_view bytes) { return test::parse_sse(bytes, /*strict=*/true); }
 
 JobResult result(Finish f, const std::string &text, uint32_t prompt = 100, uint32_t cached = 60, uint32_t gen = 20) {
     JobResult r;
