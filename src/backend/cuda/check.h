@@ -15,4 +15,9 @@ void check(cudaError_t e, const char *what);
 // synchronising call).
 void check_launch(const char *kernel, cudaStream_t stream);
 
+// Whether kernels are launched with programmatic dependent launch (launch.cuh): on a GPU of
+// compute capability 9.0 or later (the current device when first asked), unless
+// DSTAR_CUDA_PDL=0 is in the environment.
+bool pdl_enabled();
+
 }  // namespace dstar::backend::cuda

@@ -45,6 +45,37 @@ void CudaBackend::gate_up_swiglu(float *out, float *g, float *u, const Weight &g
     launch_moe_gate_up(gw, uw, xa, unit_sel_, unit_weight_, n, 1, clamp, out, stream_);
 }
 
+void CudaBackend::matmul_multi(float *const *outs, const Weight *const *ws, uint32_t count, const float *x,
+                               uint32_t n) {
+    if (n > MatmulRunner::kMatvecTokens) {
+        Backend::matmul_multi(outs, ws, count, x, n);
+        return;
+    }
+    OpScope scope(*prof_, "matmul_multi");
+    // Each run of consecutive alike weights (type, row length and layout) is one launch:
+    // fewer dependent launches per layer, and one wave of blocks instead of several short
+    // ones (the attention input's Q8_0 q_a and kv, its F16 compressor and indexer products).
+    for (uint32_t i = 0; i < count;) {
+        DevWeight dw[kMatvecMaxSegs];
+        float *o[kMatvecMaxSegs];
+        dw[0] = dev(*ws[i]);
+        o[0] = outs[i];
+        uint32_t m = 1;
+        if (MatmulRunner::segments_alike(dw[0], dw[0])) {
+            while (i + m < count && m < kMatvecMaxSegs) {
+                const DevWeight d = dev(*ws[i + m]);
+                if (!MatmulRunner::segments_alike(dw[0], d)) break;
+                dw[m] = d;
+                o[m] = outs[i + m];
+                m++;
+            }
+        }
+        if (m == 1) mm_->matmul(dw[0], x, dw[0].k, n, o[0], dw[0].rows);
+        else mm_->matmul_segments(dw, o, m, x, n);
+        i += m;
+    }
+}
+
 void CudaBackend::matmul_hc_post(float *out_hc, float *y, const Weight &w, const float *x, const float *plus,
                                  const float *res_hc, const float *post, const float *comb, uint32_t n,
                                  uint32_t n_hc) {

@@ -137,6 +137,40 @@ void MatmulRunner::matmul_hc_post(const DevWeight &w, const float *x, uint32_t n
     else launch_matvec_float(m, stream_);
 }
 
+bool MatmulRunner::segments_alike(const DevWeight &a, const DevWeight &b) {
+    // Single matrices (no expert stacks) of one type, row length and row layout.
+    return a.type == b.type && a.k == b.k && a.main_row == b.main_row && a.side_row == b.side_row &&
+           a.rows == a.rows_per_expert && b.rows == b.rows_per_expert && a.iq2_grid == b.iq2_grid;
+}
+
+void MatmulRunner::matmul_segments(const DevWeight *ws, float *const *outs, uint32_t count, const float *x,
+                                   uint32_t n) {
+    if (n == 0 || count == 0) return;
+    if (n > kMatvecTokens || count > kMatvecMaxSegs)
+        fail("segmented products take at most %u tokens and %u weights (got %u, %u)", kMatvecTokens, kMatvecMaxSegs,
+             n, count);
+    for (uint32_t i = 0; i < count; i++) {
+        if (!segments_alike(ws[0], ws[i])) fail("segmented products: weight %u differs in type or layout", i);
+        forget_overlap(outs[i], uint64_t{n} * ws[i].rows * sizeof(float));
+    }
+    MatvecArgs m;
+    m.w = ws[0];
+    m.act = activation(ws[0].type, x, ws[0].k, ws[0].k, n);
+    m.n = n;
+    m.rows_per_group = UINT64_MAX;  // no groups: every row reads columns from 0
+    m.group_offset = 0;
+    m.n_seg = count;
+    for (uint32_t i = 0; i < count; i++) {
+        m.seg[i].main = ws[i].main;
+        m.seg[i].side = ws[i].side;
+        m.seg[i].rows = ws[i].rows;
+        m.seg[i].out = outs[i];
+        m.seg[i].out_stride = ws[i].rows;
+    }
+    if (is_quantized(ws[0].type)) launch_matvec_quant(m, stream_);
+    else launch_matvec_float(m, stream_);
+}
+
 void MatmulRunner::matmul(const DevWeight &w, const float *x, uint64_t x_stride, uint32_t n, float *out,
                           uint64_t out_stride) {
     if (n == 0 || w.rows == 0) return;

@@ -50,6 +50,12 @@ public:
     // (kernels.h, HcPostArgs); x: n rows of w.k floats.
     static constexpr uint32_t kMatvecTokens = 8;
     void matmul_hc_post(const DevWeight &w, const float *x, uint32_t n, const HcPostArgs &hc);
+    // Decode products of one input with several weights in one launch (kernels.h,
+    // MatvecSeg): out[i][t * ws[i].rows + r] = row r of ws[i] . x[t] for t < n <=
+    // kMatvecTokens, x: n rows of ws[0].k floats.  The weights must be alike
+    // (segments_alike), count <= kMatvecMaxSegs.
+    static bool segments_alike(const DevWeight &a, const DevWeight &b);
+    void matmul_segments(const DevWeight *ws, float *const *outs, uint32_t count, const float *x, uint32_t n);
     // The activations of n rows of `cols` floats (stride cols) as products with weights of
     // type t read them: prepared for the previous product when that had the same input and
     // forget() was not called since, else prepared now.

@@ -109,6 +109,19 @@ struct HcPostArgs {
     const float *res_hc = nullptr, *post = nullptr, *comb = nullptr;
     uint32_t n_hc = 0;
 };
+// Several weights of one type and row length times the same activation in one launch
+// (n_seg > 0; no groups, no HC post): segment s is the weight whose rows start at main/side
+// (w's main_row/side_row), with `rows` rows written to out (row stride out_stride per
+// token, not MatvecArgs::out_stride).  The launcher fills block0 (first block of each
+// segment); w.rows, out and out_stride of MatvecArgs are unused.
+constexpr uint32_t kMatvecMaxSegs = 6;
+struct MatvecSeg {
+    const uint8_t *main = nullptr, *side = nullptr;
+    uint64_t rows = 0;
+    float *out = nullptr;
+    uint64_t out_stride = 0;
+    uint32_t block0 = 0;
+};
 struct MatvecArgs {
     DevWeight w;
     DevAct act;
@@ -118,6 +131,8 @@ struct MatvecArgs {
     uint64_t rows_per_group = 0;
     uint64_t group_offset = 0;
     HcPostArgs hc;
+    uint32_t n_seg = 0;
+    MatvecSeg seg[kMatvecMaxSegs];
 };
 void launch_matvec_quant(const MatvecArgs &a, cudaStream_t stream);
 void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream);
