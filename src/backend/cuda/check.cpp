@@ -31,6 +31,14 @@ bool pdl_enabled() {
     return on;
 }
 
+bool producer_q8_enabled() {
+    static const bool on = [] {
+        const char *v = std::getenv("DSTAR_CUDA_PRODUCER_Q8");
+        return !(v && std::strcmp(v, "0") == 0);
+    }();
+    return on;
+}
+
 void check(cudaError_t e, const char *what) {
     if (e != cudaSuccess) fail("CUDA error in %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
 }

@@ -17,8 +17,11 @@ void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const flo
     }
     OpScope scope(*prof_, "hc_pre_norm");
     mm_->forget();
+    // The norm's Q8_0 codes too: the attention input projections and the shared expert read them.
+    MatmulRunner::Q8Out q8;
+    if (producer_q8_enabled() && embd % 32 == 0) q8 = mm_->produce_q8_0(norm_out, embd, n);
     launch_hc_pre_norm_fused(fn, f32(hc.scale), f32(hc.base), f32(norm), x_hc, n, n_hc, embd, iters, rms_eps, hc_eps, out,
-                             norm_out, post, comb, hc_partial_, hc_counters_, stream_);
+                             norm_out, post, comb, hc_partial_, hc_counters_, stream_, q8.q, q8.d);
 }
 
 void CudaBackend::head_norm_rope(float *x, const Weight *w, uint32_t n, uint32_t n_head, uint32_t head_dim, float eps,

@@ -218,7 +218,7 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
                                                                        uint32_t iters, float rms_eps, float hc_eps,
                                                                        float *out, float *norm_out, float *post,
                                                                        float *comb, float *partial,
-                                                                       uint32_t *counters) {
+                                                                       uint32_t *counters, int8_t *q8, float *d8) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float s_warp[kColWarps][32];
     __shared__ double s_warp_ss[kColWarps];
@@ -367,9 +367,12 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
 #pragma unroll
     for (uint32_t j = 0; j < kSumQuads; j++) {
         const uint32_t q = tid + j * kColThreads;
-        if (q < nq)
-            nout4[q] = make_float4(o[j].x * nscale * nv[j].x, o[j].y * nscale * nv[j].y, o[j].z * nscale * nv[j].z,
-                                   o[j].w * nscale * nv[j].w);
+        const float4 r = make_float4(o[j].x * nscale * nv[j].x, o[j].y * nscale * nv[j].y, o[j].z * nscale * nv[j].z,
+                                     o[j].w * nscale * nv[j].w);
+        if (q < nq) nout4[q] = r;
+        // The Q8_0 codes of the norm for the products that read it: float4 q is on thread
+        // q % kColThreads, so a 32-value block is on 8 aligned lanes (device.cuh).
+        if (q8) store_q8_0_quad(r, q < nq, q, q8 + uint64_t{t} * embd, d8 + uint64_t{t} * (embd / 32));
     }
 }
 
@@ -416,21 +419,22 @@ bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint
 void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
                               const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
                               float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
-                              float *partial, uint32_t *counters, cudaStream_t stream) {
+                              float *partial, uint32_t *counters, cudaStream_t stream, int8_t *q8, float *d8) {
     if (!hc_pre_fused_supported(fn, n, n_hc, embd, x_hc, norm, out, norm_out)) fail("fused HC pre: unsupported shape");
+    if (q8 && embd % 32 != 0) fail("fused HC pre: Q8_0 codes of rows of %u values", embd);
     // A block per 256 columns (the model's 16384: kHcFusedBlocks), fewer for short rows.
     const uint32_t hc_dim = n_hc * embd;
     const uint32_t blocks = std::min<uint32_t>(kHcFusedBlocks, (hc_dim + kColThreads - 1) / kColThreads);
     const dim3 grid(blocks, n);
     switch (fn.type) {
     case WType::F16:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     case WType::BF16:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::BF16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::BF16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     default:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F32>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F32>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     }
     check_launch("hc_pre_norm", stream);

@@ -50,9 +50,12 @@ __device__ __forceinline__ double sq_sum(const float4 &v) {
     return s;
 }
 
+// With q8 (dim a multiple of 32), also the Q8_0 codes and scales of every output row (dim
+// codes, dim / 32 scales per row) for a following Q8_0 product: the 8 float4 of a block are
+// on 8 aligned lanes of a warp, so the block's max is 3 shuffles (device.cuh, store_q8_0_quad).
 template <uint32_t kVec>
 __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const float *x, const float *w, uint32_t dim,
-                                                           float eps) {
+                                                           float eps, int8_t *q8, float *d8) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ double scratch[32];
     const uint32_t n4 = dim / 4;
@@ -75,7 +78,6 @@ __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const fl
 #pragma unroll
     for (uint32_t j = 0; j < kVec; j++) {
         const uint32_t i = threadIdx.x + j * blockDim.x;
-        if (i >= n4) continue;
         float4 r;
         if (w) {
             r = make_float4(v[j].x * scale * wv[j].x, v[j].y * scale * wv[j].y, v[j].z * scale * wv[j].z,
@@ -83,7 +85,9 @@ __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const fl
         } else {
             r = make_float4(v[j].x * scale, v[j].y * scale, v[j].z * scale, v[j].w * scale);
         }
-        o[i] = r;
+        if (i < n4) o[i] = r;
+        // Every lane reaches the shuffles (blockDim is a multiple of 32).
+        if (q8) store_q8_0_quad(r, i < n4, i, q8 + uint64_t{blockIdx.x} * dim, d8 + uint64_t{blockIdx.x} * (dim / 32));
     }
 }
 
@@ -216,18 +220,23 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
 
 }  // namespace
 
+bool rms_norm_q8_supported(const float *x, const float *out, const float *w, uint32_t dim) {
+    return dim % 32 == 0 && dim / 4 <= 1024 * kNormMaxVec && aligned16(x) && aligned16(out) && (!w || aligned16(w));
+}
+
 void launch_rms_norm(float *out, const float *x, const float *w, uint32_t rows, uint32_t dim, float eps,
-                     cudaStream_t stream) {
+                     cudaStream_t stream, int8_t *q8, float *d8) {
     if (rows == 0 || dim == 0) return;
+    if (q8 && !rms_norm_q8_supported(x, out, w, dim)) fail("RMS norm with Q8_0 codes: unsupported row of %u", dim);
     const uint32_t n4 = dim / 4;
     if (dim % 4 == 0 && n4 <= 1024 * kNormMaxVec && aligned16(x) && aligned16(out) && (!w || aligned16(w))) {
         // A thread per float4 up to 1024 threads, then 2 or 4 float4 per thread (the
         // 16384-wide hyper-connection state: one 1024-thread block, 16 values per thread).
         const uint32_t threads = n4 >= 1024 ? 1024 : (n4 + 31) / 32 * 32;
         const uint32_t vec = (n4 + threads - 1) / threads;
-        if (vec <= 1) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<1>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps);
-        else if (vec <= 2) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<2>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps);
-        else launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<4>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps);
+        if (vec <= 1) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<1>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
+        else if (vec <= 2) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<2>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
+        else launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<4>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
         check_launch("rms_norm", stream);
         return;
     }
