@@ -31,6 +31,10 @@ void Backend::head_norm_rope(float *x, const Weight *w, uint32_t n, uint32_t n_h
     if (fp8) fp8_kv_round(x, n * n_head, head_dim, rope_params.n_rot);
 }
 
+void Backend::matmul_multi(float *const *outs, const Weight *const *ws, uint32_t count, const float *x, uint32_t n) {
+    for (uint32_t i = 0; i < count; i++) matmul(outs[i], *ws[i], x, n);
+}
+
 void Backend::gate_up_swiglu(float *out, float *g, float *u, const Weight &gate, const Weight &up, const float *x,
                              uint32_t n, float clamp) {
     matmul(g, gate, x, n);

@@ -168,6 +168,10 @@ public:
     // bit); a backend may compute it in fewer passes over memory.  Buffers described as
     // scratch hold unspecified values afterwards.
 
+    // Products of one input with several weights: matmul(outs[i], *ws[i], x, n) for each
+    // i < count, in order (the projections of a sublayer's normed input).
+    virtual void matmul_multi(float *const *outs, const Weight *const *ws, uint32_t count, const float *x,
+                              uint32_t n);
     // hc_pre(hc, x_hc, n, n_hc, embd, iters, rms_eps, hc_eps, out, post, comb), then
     // rms_norm(norm_out, out, &norm, n, embd, rms_eps): a sublayer's input and its norm.
     virtual void hc_pre_norm(const HcWeights &hc, const Weight &norm, const float *x_hc, uint32_t n, uint32_t n_hc,

@@ -172,8 +172,18 @@ void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t p
     // HC pre and the attention norm, then every projection of the normed input.
     be_.hc_pre_norm(b.hc_attn, b[L::AttnNorm], s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps,
                     s.cur, s.nrm, s.post, s.comb);
-    be_.matmul(s.qa, b[L::AttnQA], s.nrm, n);
-    be_.matmul(s.kv, b[L::AttnKv], s.nrm, n);
+    // All products of the normed input in one call (a backend may run alike weights in one
+    // pass): q_a, kv, then the compressor's and the indexer's.
+    float *outs[7];
+    const Weight *ws[7];
+    uint32_t n_proj = 0;
+    auto proj = [&](float *out, const Weight &w) {
+        outs[n_proj] = out;
+        ws[n_proj] = &w;
+        n_proj++;
+    };
+    proj(s.qa, b[L::AttnQA]);
+    proj(s.kv, b[L::AttnKv]);
     backend::AttentionBatch ab;
     ab.layer = l;
     ab.n = n;
@@ -182,18 +192,19 @@ void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t p
     ab.kv = s.kv;
     ab.heads = s.heads;
     if (ratio != 0) {
-        be_.matmul(s.ckv, b[L::AttnCompressorKv], s.nrm, n);
-        be_.matmul(s.csc, b[L::AttnCompressorGate], s.nrm, n);
+        proj(s.ckv, b[L::AttnCompressorKv]);
+        proj(s.csc, b[L::AttnCompressorGate]);
         ab.comp_kv = s.ckv;
         ab.comp_sc = s.csc;
     }
     if (c.has_indexer(l)) {
-        be_.matmul(s.ikv, b[L::IndexerCompressorKv], s.nrm, n);
-        be_.matmul(s.isc, b[L::IndexerCompressorGate], s.nrm, n);
+        proj(s.ikv, b[L::IndexerCompressorKv]);
+        proj(s.isc, b[L::IndexerCompressorGate]);
         ab.idx_kv = s.ikv;
         ab.idx_sc = s.isc;
-        if (idx_queries) be_.matmul(s.iw, b[L::IndexerProj], s.nrm, n);
+        if (idx_queries) proj(s.iw, b[L::IndexerProj]);
     }
+    be_.matmul_multi(outs, ws, n_proj, s.nrm, n);
 
     // Low-rank Q with its norm; per-head norm and RoPE of Q, KV norm, RoPE and FP8 rounding.
     be_.rms_norm(s.qn, s.qa, &b[L::AttnQANorm], n, c.q_lora, c.rms_eps);

@@ -181,3 +181,83 @@ TEST(CudaHc, PreNormFusedMatchesCpu) {
 
 }  // namespace
 }  // namespace dstar::backend::test
+
+namespace dstar::backend::test {
+namespace {
+
+// Decode norms write the Q8_0 codes of their output for the products that read it
+// (MatmulRunner::produce_q8_0; DSTAR_CUDA_PRODUCER_Q8=0 turns it off).  The codes must be
+// those the quantize kernel writes: a Q8_0 product of the norm (produced codes) must equal,
+// bit for bit, the same product of a copy of it (quantized by the product), and the CPU's
+// within the decode tolerance.  Covered: hc_pre_norm (the model's 4096, small widths, 36
+// which is no whole 32-blocks: no codes) and rms_norm (q_lora 1024, 4096, 96, with and
+// without a weight), 1..8 rows; the codes survive a float product in between (router) and
+// are dropped when an op rewrites the norm in place (scale).
+TEST(CudaProducerQ8, NormCodesMatchQuantizeKernel) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    uint32_t seed = 900;
+    auto gpu_to_cpu = [](Mirror &m) {
+        const std::vector<float> v = m.gpu_values();
+        std::copy(v.begin(), v.end(), m.cpu);
+    };
+    auto check_products = [&](const Mirror &nrm, uint32_t n, uint32_t dim, const std::string &what) {
+        HostWeight wq = make_weight(gguf::TensorType::Q8_0, dim, 67, 1, seed++);
+        HostWeight wf = make_weight(gguf::TensorType::F16, dim, 5, 1, seed++);
+        const Weight qc = b.cpu->bind(wq.tensor, false), qg = b.gpu->bind(wq.tensor, false);
+        const Weight fg = b.gpu->bind(wf.tensor, false);
+        Mirror y(size_t{n} * 67), y2(size_t{n} * 67), router(size_t{n} * 5), copy(size_t{n} * dim);
+        b.gpu->matmul(router.gpu, fg, nrm.gpu, n);  // a float product first: the codes stay
+        b.gpu->matmul(y.gpu, qg, nrm.gpu, n);       // produced codes
+        b.cpu->matmul(y.cpu, qc, nrm.cpu, n);
+        b.gpu->copy(copy.gpu, nrm.gpu, size_t{n} * dim);
+        b.gpu->matmul(y2.gpu, qg, copy.gpu, n);  // quantized by the product
+        const std::vector<float> got = y.gpu_values();
+        EXPECT_EQ(compare(y2.gpu_values(), got).mismatches, 0u) << what << ": produced codes differ";
+        const Diff d = compare(y.cpu_values(), got);
+        EXPECT_EQ(d.bad, 0u) << what << " " << d.str();
+        EXPECT_LE(d.max_abs, 1e-5 * d.ref_max) << what << " " << d.str();
+        // An op rewriting the norm drops its codes: the product reads the new values.
+        b.gpu->scale(nrm.gpu, 0.5f, size_t{n} * dim);
+        b.gpu->matmul(y.gpu, qg, nrm.gpu, n);
+        b.gpu->scale(copy.gpu, 0.5f, size_t{n} * dim);
+        b.gpu->matmul(y2.gpu, qg, copy.gpu, n);
+        EXPECT_EQ(compare(y2.gpu_values(), y.gpu_values()).mismatches, 0u) << what << ": stale codes after scale";
+    };
+    for (uint32_t embd : {4096u, 256u, 96u, 36u}) {
+        HostWeight fn = make_weight(gguf::TensorType::F16, kHc * embd, kMix, 1, embd + 7, "hc.fn");
+        HostWeight scale = make_vector({0.7f, 0.4f, 0.9f}, "hc.scale");
+        HostWeight base = make_vector(random_floats(kMix, embd + 8, 0.5f), "hc.base");
+        HostWeight norm = make_vector(random_floats(embd, embd + 9), "attn_norm.weight");
+        const HcWeights hc_c{b.cpu->bind(fn.tensor, false), b.cpu->bind(scale.tensor, true),
+                             b.cpu->bind(base.tensor, true)};
+        const HcWeights hc_g{b.gpu->bind(fn.tensor, false), b.gpu->bind(scale.tensor, true),
+                             b.gpu->bind(base.tensor, true)};
+        const Weight nc = b.cpu->bind(norm.tensor, true), ng = b.gpu->bind(norm.tensor, true);
+        for (uint32_t n : {1u, 3u, 8u}) {
+            Mirror x(random_floats(size_t{n} * kHc * embd, 5 * n + embd, 2.0f));
+            Mirror out(size_t{n} * embd), nrm(size_t{n} * embd), post(size_t{n} * kHc), comb(size_t{n} * kHc * kHc);
+            b.cpu->hc_pre_norm(hc_c, nc, x.cpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.cpu, nrm.cpu, post.cpu, comb.cpu);
+            b.gpu->hc_pre_norm(hc_g, ng, x.gpu, n, kHc, embd, 20, 1e-6f, 1e-6f, out.gpu, nrm.gpu, post.gpu, comb.gpu);
+            if (embd % 32 != 0) continue;  // no Q8_0 products of such rows
+            // The CPU's product must read the GPU's norm (the norms agree to rounding only).
+            gpu_to_cpu(nrm);
+            check_products(nrm, n, embd, strformat("hc_pre_norm embd=%u n=%u", embd, n));
+        }
+    }
+    for (uint32_t dim : {1024u, 4096u, 96u}) {
+        HostWeight norm = make_vector(random_floats(dim, dim + 3), "q_a_norm.weight");
+        const Weight ng = b.gpu->bind(norm.tensor, true);
+        for (bool weighted : {true, false}) {
+            for (uint32_t n : {1u, 3u, 8u}) {
+                Mirror x(random_floats(size_t{n} * dim, 7 * n + dim, 3.0f)), nrm(size_t{n} * dim);
+                b.gpu->rms_norm(nrm.gpu, x.gpu, weighted ? &ng : nullptr, n, dim, 1e-6f);
+                gpu_to_cpu(nrm);
+                check_products(nrm, n, dim, strformat("rms_norm dim=%u n=%u w=%d", dim, n, weighted ? 1 : 0));
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace dstar::backend::test

@@ -16,6 +16,9 @@
 //    (2^-16): within 5e-4 of the scale.  Bugs give O(1) errors.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <vector>
+
 #include "backend/cuda_test_util.h"
 #include "common/error.h"
 
@@ -151,6 +154,69 @@ TEST(CudaMatmulDecode, SingleTokenShapes) {
             b.gpu->matmul(out.gpu, wg, x.gpu, n);
             expect_close(compare(out.cpu_values(), out.gpu_values()), sh.type, n,
                          strformat("decode %s k=%u rows=%u n=%u", tname(sh.type), sh.k, sh.rows, n));
+        }
+    }
+}
+
+// Several weights times one input (matmul_multi): runs of alike weights share one launch
+// (segments), others fall back to single products.  Shapes: the attention input's
+// projections (Q8_0 q_a 1024 and kv 512, then F16 compressor 2 x 1024 and indexer 2 x 256
+// and 64 rows of 4096), more alike weights than one launch takes (7 > kMatvecMaxSegs),
+// alternating types, a segment total past the 4-rows-per-warp threshold with partial
+// blocks, odd short rows (one warp per row), and K-quant / IQ2 types; n = 9 takes the
+// batched fallback.
+TEST(CudaMatmulMulti, MatchesSingleProducts) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    struct Shape {
+        TensorType type;
+        uint32_t rows;
+    };
+    struct Set {
+        uint32_t k;
+        std::vector<Shape> shapes;
+    };
+    const std::vector<Set> sets = {
+        {4096,
+         {{TensorType::Q8_0, 1024}, {TensorType::Q8_0, 512}, {TensorType::F16, 1024}, {TensorType::F16, 1024},
+          {TensorType::F16, 256}, {TensorType::F16, 256}, {TensorType::F16, 64}}},
+        {256,
+         {{TensorType::Q8_0, 5}, {TensorType::Q8_0, 3}, {TensorType::Q8_0, 17}, {TensorType::Q8_0, 1},
+          {TensorType::Q8_0, 9}, {TensorType::Q8_0, 4}, {TensorType::Q8_0, 33}}},
+        {512, {{TensorType::F16, 7}, {TensorType::Q8_0, 6}, {TensorType::F16, 5}, {TensorType::F32, 3}}},
+        {1024, {{TensorType::Q8_0, 8195}, {TensorType::Q8_0, 100}, {TensorType::Q8_0, 3}}},
+        {512, {{TensorType::Q2_K, 33}, {TensorType::Q2_K, 7}, {TensorType::IQ2_XXS, 9}, {TensorType::IQ2_XXS, 40},
+               {TensorType::Q4_K, 12}, {TensorType::Q4_K, 5}}},
+    };
+    uint32_t seed = 700;
+    for (const Set &set : sets) {
+        std::vector<HostWeight> hws;
+        std::vector<Weight> wc, wg;
+        hws.reserve(set.shapes.size());  // bound tensors point into their bytes
+        for (const Shape &sh : set.shapes) hws.push_back(make_weight(sh.type, set.k, sh.rows, 1, seed++));
+        for (const HostWeight &hw : hws) {
+            wc.push_back(b.cpu->bind(hw.tensor, false));
+            wg.push_back(b.gpu->bind(hw.tensor, false));
+        }
+        for (uint32_t n : {1u, 3u, 8u, 9u}) {
+            Mirror x(random_floats(size_t{n} * set.k, seed++));
+            std::vector<std::unique_ptr<Mirror>> outs;
+            std::vector<float *> oc, og;
+            std::vector<const Weight *> pc, pg;
+            for (size_t i = 0; i < set.shapes.size(); i++) {
+                outs.push_back(std::make_unique<Mirror>(size_t{n} * set.shapes[i].rows));
+                oc.push_back(outs.back()->cpu);
+                og.push_back(outs.back()->gpu);
+                pc.push_back(&wc[i]);
+                pg.push_back(&wg[i]);
+            }
+            const auto count = static_cast<uint32_t>(set.shapes.size());
+            b.cpu->matmul_multi(oc.data(), pc.data(), count, x.cpu, n);
+            b.gpu->matmul_multi(og.data(), pg.data(), count, x.gpu, n);
+            for (size_t i = 0; i < set.shapes.size(); i++)
+                expect_close(compare(outs[i]->cpu_values(), outs[i]->gpu_values()), set.shapes[i].type, n,
+                             strformat("multi k=%u #%zu %s rows=%u n=%u", set.k, i, tname(set.shapes[i].type),
+                                       set.shapes[i].rows, n));
         }
     }
 }

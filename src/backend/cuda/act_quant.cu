@@ -4,6 +4,7 @@
 // float steps are the same single operations, so the codes and scales equal the CPU's.
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 
 namespace dstar::backend::cuda {
@@ -13,6 +14,7 @@ namespace {
 // One warp per 32-value block; 8 blocks per thread block.
 __global__ void __launch_bounds__(256) quantize_q8_0_kernel(const float *x, uint64_t x_stride, uint32_t n, uint32_t k,
                                                             int8_t *q, float *d) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t nb = k / 32;
     const uint64_t blk = blockIdx.x * 8ull + threadIdx.x / 32;
     if (blk >= uint64_t{n} * nb) return;  // whole warps leave together
@@ -29,6 +31,7 @@ __global__ void __launch_bounds__(256) quantize_q8_0_kernel(const float *x, uint
 // One thread block of 256 threads per 256-value block.
 __global__ void __launch_bounds__(256) quantize_q8_k_kernel(const float *x, uint64_t x_stride, uint32_t k, int8_t *q,
                                                             float *d, int32_t *bsums) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float best_abs[8];
     __shared__ int best_idx[8];
     const uint32_t nb = k / 256;
@@ -72,7 +75,7 @@ void launch_quantize_q8_0(const float *x, uint64_t x_stride, uint32_t n, uint32_
                           cudaStream_t stream) {
     const uint64_t blocks = uint64_t{n} * (k / 32);
     if (blocks == 0) return;
-    quantize_q8_0_kernel<<<grid_for(blocks, 8), 256, 0, stream>>>(x, x_stride, n, k, q, d);
+    launch_pdl("quantize_q8_0_kernel", quantize_q8_0_kernel, dim3(grid_for(blocks, 8)), dim3(256), 0, stream, x, x_stride, n, k, q, d);
     check_launch("quantize_q8_0", stream);
 }
 
@@ -80,7 +83,7 @@ void launch_quantize_q8_k(const float *x, uint64_t x_stride, uint32_t n, uint32_
                           int32_t *bsums, cudaStream_t stream) {
     const uint64_t blocks = uint64_t{n} * (k / 256);
     if (blocks == 0) return;
-    quantize_q8_k_kernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(x, x_stride, k, q, d, bsums);
+    launch_pdl("quantize_q8_k_kernel", quantize_q8_k_kernel, dim3(static_cast<unsigned>(blocks)), dim3(256), 0, stream, x, x_stride, k, q, d, bsums);
     check_launch("quantize_q8_k", stream);
 }
 

@@ -13,6 +13,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
 
@@ -44,6 +45,7 @@ __device__ __forceinline__ RowSet visible_rows(const AttentionArgs &a, uint32_t 
 }
 
 __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float s_o[];  // [warp][head][head_dim]
     __shared__ float s_m[kWarps][kHeads], s_l[kWarps][kHeads];
     const uint32_t t = blockIdx.y, split = blockIdx.z, h0 = blockIdx.x * kHeads;
@@ -161,6 +163,7 @@ __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
 
 // Combines the row splits of each (token, head) with the sink, in split order.
 __global__ void attention_combine_kernel(AttentionArgs a) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t hd = a.head_dim;
     const uint64_t total = uint64_t{a.n} * a.n_head * hd;
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
@@ -189,12 +192,12 @@ void launch_attention(const AttentionArgs &a, cudaStream_t stream) {
         fail("CUDA attention needs a head size that is a multiple of 32 up to %d (got %u)", 32 * kMaxE, a.head_dim);
     const dim3 grid((a.n_head + kHeads - 1) / kHeads, a.n, a.splits);
     const size_t smem = size_t{kWarps} * kHeads * a.head_dim * sizeof(float);
-    attention_kernel<<<grid, 128, smem, stream>>>(a);
+    launch_pdl("attention_kernel", attention_kernel, dim3(grid), dim3(128), smem, stream, a);
     check_launch("attention", stream);
     if (a.splits > 1) {
         const uint64_t total = uint64_t{a.n} * a.n_head * a.head_dim;
         const unsigned blocks = grid_for(total, 256) < 4096 ? grid_for(total, 256) : 4096;
-        attention_combine_kernel<<<blocks, 256, 0, stream>>>(a);
+        launch_pdl("attention_combine_kernel", attention_combine_kernel, dim3(blocks), dim3(256), 0, stream, a);
         check_launch("attention_combine", stream);
     }
 }

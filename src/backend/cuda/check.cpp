@@ -19,6 +19,26 @@ bool sync_after_launch() {
 
 }  // namespace
 
+bool pdl_enabled() {
+    static const bool on = [] {
+        const char *v = std::getenv("DSTAR_CUDA_PDL");
+        if (v && std::strcmp(v, "0") == 0) return false;
+        int dev = 0, major = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess) return false;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+        return major >= 9;
+    }();
+    return on;
+}
+
+bool producer_q8_enabled() {
+    static const bool on = [] {
+        const char *v = std::getenv("DSTAR_CUDA_PRODUCER_Q8");
+        return !(v && std::strcmp(v, "0") == 0);
+    }();
+    return on;
+}
+
 void check(cudaError_t e, const char *what) {
     if (e != cudaSuccess) fail("CUDA error in %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
 }

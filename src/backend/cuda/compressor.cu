@@ -10,6 +10,7 @@
 // is normalised, rotated and QAT-rounded as on the CPU.
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/qat.cuh"
 #include "backend/cuda/rope.cuh"
@@ -57,6 +58,7 @@ constexpr int kPoolChannels = 32, kPoolBatch = 8;
 __device__ __forceinline__ uint32_t pool_candidates(uint32_t r) { return r == 4 ? 8 : r; }
 
 __global__ void __launch_bounds__(kPoolChannels) compressor_pool_kernel(CompressorArgs a) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float s_pool[];  // kv [cand][32], then score [cand][32]
     const uint32_t r = a.ratio, hd = a.head_dim;
     const bool overlap = r == 4;
@@ -129,6 +131,7 @@ __global__ void __launch_bounds__(kPoolChannels) compressor_pool_kernel(Compress
 }
 
 __global__ void __launch_bounds__(256) compressor_finish_kernel(CompressorArgs a) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float row[];  // head_dim values
     __shared__ double scratch[32];
     const uint32_t r = a.ratio, hd = a.head_dim;
@@ -167,6 +170,7 @@ __global__ void __launch_bounds__(256) compressor_finish_kernel(CompressorArgs a
 
 // One thread per frontier column: the state after the batch, as the streaming code leaves it.
 __global__ void compressor_advance_kernel(CompressorArgs a) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t r = a.ratio, hd = a.head_dim;
     const bool overlap = r == 4;
     const uint32_t width = (overlap ? 2 : 1) * hd;
@@ -210,6 +214,7 @@ __global__ void compressor_advance_kernel(CompressorArgs a) {
 
 __global__ void raw_store_kernel(float *raw, uint32_t raw_cap, const float *kv, uint32_t t0, uint32_t n,
                                  DevPos pos, uint32_t hd, bool qat) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t pos0 = load_pos(pos);
     const uint64_t total = uint64_t{n - t0} * hd;
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
@@ -229,16 +234,16 @@ void launch_compressor_emit(const CompressorArgs &a, cudaStream_t stream) {
     const size_t pool_smem = size_t{cand} * kPoolChannels * 2 * sizeof(float);
     if (pool_smem > 48 * 1024) fail("compressor: ratio %u pools too many positions", a.ratio);
     const dim3 pool_grid(most, (a.head_dim + kPoolChannels - 1) / kPoolChannels);
-    compressor_pool_kernel<<<pool_grid, kPoolChannels, pool_smem, stream>>>(a);
+    launch_pdl("compressor_pool_kernel", compressor_pool_kernel, dim3(pool_grid), dim3(kPoolChannels), pool_smem, stream, a);
     check_launch("compressor_pool", stream);
-    compressor_finish_kernel<<<most, 256, a.head_dim * sizeof(float), stream>>>(a);
+    launch_pdl("compressor_finish_kernel", compressor_finish_kernel, dim3(most), dim3(256), a.head_dim * sizeof(float), stream, a);
     check_launch("compressor_emit", stream);
 }
 
 void launch_compressor_advance(const CompressorArgs &a, cudaStream_t stream) {
     if (a.n == 0) return;
     const uint32_t width = (a.ratio == 4 ? 2 : 1) * a.head_dim;
-    compressor_advance_kernel<<<grid_for(width, 128), 128, 0, stream>>>(a);
+    launch_pdl("compressor_advance_kernel", compressor_advance_kernel, dim3(grid_for(width, 128)), dim3(128), 0, stream, a);
     check_launch("compressor_advance", stream);
 }
 
@@ -248,7 +253,7 @@ void launch_raw_store(float *raw, uint32_t raw_cap, const float *kv, uint32_t n,
     const uint32_t t0 = n > raw_cap ? n - raw_cap : 0;
     const uint64_t total = uint64_t{n - t0} * head_dim;
     const unsigned grid = grid_for(total, 256) < 4096 ? grid_for(total, 256) : 4096;
-    raw_store_kernel<<<grid, 256, 0, stream>>>(raw, raw_cap, kv, t0, n, pos0, head_dim, qat);
+    launch_pdl("raw_store_kernel", raw_store_kernel, dim3(grid), dim3(256), 0, stream, raw, raw_cap, kv, t0, n, pos0, head_dim, qat);
     check_launch("raw_store", stream);
 }
 

@@ -174,7 +174,14 @@ void CudaBackend::embed(const Weight &te, const int32_t *tokens, uint32_t n, uin
 void CudaBackend::rms_norm(float *out, const float *x, const Weight *w, uint32_t rows, uint32_t dim, float eps) {
     OpScope scope(*prof_, "rms_norm");
     mm_->forget();
-    launch_rms_norm(out, x, w ? f32(*w) : nullptr, rows, dim, eps, stream_);
+    const float *wf = w ? f32(*w) : nullptr;
+    // Decode rows: the Q8_0 codes too (the low-rank query's norm feeds Q8_0 products).
+    if (producer_q8_enabled() && rows <= MatmulRunner::kMatvecTokens && rms_norm_q8_supported(x, out, wf, dim)) {
+        const MatmulRunner::Q8Out a = mm_->produce_q8_0(out, dim, rows);
+        launch_rms_norm(out, x, wf, rows, dim, eps, stream_, a.q, a.d);
+        return;
+    }
+    launch_rms_norm(out, x, wf, rows, dim, eps, stream_);
 }
 
 void CudaBackend::matmul(float *out, const Weight &w, const float *x, uint32_t n) {
@@ -291,7 +298,10 @@ void CudaBackend::attention(LayerState &st, const AttentionWeights &w, const Att
 void CudaBackend::route(const float *logits, const Weight *bias, const Weight *tid2eid, const int32_t *tokens,
                         uint32_t n, uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights) {
     OpScope scope(*prof_, "route");
-    mm_->forget();
+    // It writes only sel and weights: prepared inputs elsewhere stay (the FFN norm's codes,
+    // read again by the shared expert).
+    mm_->forget_overlap(sel, uint64_t{n} * k * sizeof(int32_t));
+    mm_->forget_overlap(weights, uint64_t{n} * k * sizeof(float));
     if (k == 0 || k > 16 || k > n_expert) fail("router: cannot select %u of %u experts", k, n_expert);
     const int32_t *table = nullptr, *dtok = nullptr;
     if (tid2eid && tid2eid->present()) {
@@ -311,7 +321,8 @@ void CudaBackend::route(const float *logits, const Weight *bias, const Weight *t
 void CudaBackend::moe(float *out, const Weight &gate, const Weight &up, const Weight &down, const float *x,
                       const int32_t *sel, const float *weights, uint32_t n, uint32_t k, float clamp) {
     OpScope scope(*prof_, "moe");
-    mm_->forget();
+    // It writes only `out` (n rows of the down projection's outputs) and its own buffers.
+    mm_->forget_overlap(out, uint64_t{n} * down.ne1 * sizeof(float));
     run_moe(stream_, moe_, dev(gate), dev(up), dev(down), x, sel, weights, n, k, clamp, out);
 }
 

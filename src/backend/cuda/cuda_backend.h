@@ -69,6 +69,8 @@ public:
              const float *weights, uint32_t n, uint32_t k, float clamp) override;
 
     // ---- fused ops (cuda_fused_ops.cpp) ----
+    void matmul_multi(float *const *outs, const Weight *const *ws, uint32_t count, const float *x,
+                      uint32_t n) override;
     void hc_pre_norm(const HcWeights &hc, const Weight &norm, const float *x_hc, uint32_t n, uint32_t n_hc,
                      uint32_t embd, uint32_t iters, float rms_eps, float hc_eps, float *out, float *norm_out,
                      float *post, float *comb) override;

@@ -17,8 +17,11 @@ void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const flo
     }
     OpScope scope(*prof_, "hc_pre_norm");
     mm_->forget();
+    // The norm's Q8_0 codes too: the attention input projections and the shared expert read them.
+    MatmulRunner::Q8Out q8;
+    if (producer_q8_enabled() && embd % 32 == 0) q8 = mm_->produce_q8_0(norm_out, embd, n);
     launch_hc_pre_norm_fused(fn, f32(hc.scale), f32(hc.base), f32(norm), x_hc, n, n_hc, embd, iters, rms_eps, hc_eps, out,
-                             norm_out, post, comb, hc_partial_, hc_counters_, stream_);
+                             norm_out, post, comb, hc_partial_, hc_counters_, stream_, q8.q, q8.d);
 }
 
 void CudaBackend::head_norm_rope(float *x, const Weight *w, uint32_t n, uint32_t n_head, uint32_t head_dim, float eps,
@@ -43,6 +46,37 @@ void CudaBackend::gate_up_swiglu(float *out, float *g, float *u, const Weight &g
     // The routed-expert kernel with one expert of weight 1 for every token.
     const DevAct xa = mm_->activation(gw.type, x, gw.k, gw.k, n);
     launch_moe_gate_up(gw, uw, xa, unit_sel_, unit_weight_, n, 1, clamp, out, stream_);
+}
+
+void CudaBackend::matmul_multi(float *const *outs, const Weight *const *ws, uint32_t count, const float *x,
+                               uint32_t n) {
+    if (n > MatmulRunner::kMatvecTokens) {
+        Backend::matmul_multi(outs, ws, count, x, n);
+        return;
+    }
+    OpScope scope(*prof_, "matmul_multi");
+    // Each run of consecutive alike weights (type, row length and layout) is one launch:
+    // fewer dependent launches per layer, and one wave of blocks instead of several short
+    // ones (the attention input's Q8_0 q_a and kv, its F16 compressor and indexer products).
+    for (uint32_t i = 0; i < count;) {
+        DevWeight dw[kMatvecMaxSegs];
+        float *o[kMatvecMaxSegs];
+        dw[0] = dev(*ws[i]);
+        o[0] = outs[i];
+        uint32_t m = 1;
+        if (MatmulRunner::segments_alike(dw[0], dw[0])) {
+            while (i + m < count && m < kMatvecMaxSegs) {
+                const DevWeight d = dev(*ws[i + m]);
+                if (!MatmulRunner::segments_alike(dw[0], d)) break;
+                dw[m] = d;
+                o[m] = outs[i + m];
+                m++;
+            }
+        }
+        if (m == 1) mm_->matmul(dw[0], x, dw[0].k, n, o[0], dw[0].rows);
+        else mm_->matmul_segments(dw, o, m, x, n);
+        i += m;
+    }
 }
 
 void CudaBackend::matmul_hc_post(float *out_hc, float *y, const Weight &w, const float *x, const float *plus,

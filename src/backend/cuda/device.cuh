@@ -90,6 +90,28 @@ __device__ __forceinline__ int8_t quant_code(float v) {
     return static_cast<int8_t>(q);
 }
 
+// Q8_0 codes of the float4 number `quad` of a row, held by this lane, where each aligned
+// group of 8 lanes holds the 8 float4 of one 32-value block (a producer's epilogue: norms
+// that write float4 i on thread i % blockDim).  quantize_q8_0_kernel's formulas (act_quant.cu):
+// the max is order-free (fmaxf drops NaN whatever the order), so codes and scales equal the
+// CPU's.  All 32 lanes must call it; `valid` must be the same across each group of 8 (whole
+// blocks), q gets the row's codes and d its scales.
+__device__ __forceinline__ void store_q8_0_quad(const float4 &v, bool valid, uint64_t quad, int8_t *q, float *d) {
+    float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+#pragma unroll
+    for (int o = 1; o < 8; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(kFullMask, amax, o));
+    const float dd = amax / 127.0f;
+    const float id = dd != 0.0f ? 1.0f / dd : 0.0f;
+    if (!valid) return;
+    char4 c;
+    c.x = quant_code(v.x * id);
+    c.y = quant_code(v.y * id);
+    c.z = quant_code(v.z * id);
+    c.w = quant_code(v.w * id);
+    *reinterpret_cast<char4 *>(q + 4 * quad) = c;
+    if ((quad & 7) == 0) d[quad / 8] = dd;
+}
+
 // Read-only 16-byte load (weights, activations written by earlier kernels).
 __device__ __forceinline__ uint4 ldg16(const void *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
 

@@ -108,19 +108,39 @@ void MatmulRunner::run_prepared(const DevWeight &w, const DevAct &act, uint32_t 
 DevAct MatmulRunner::activation(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n) {
     const ActKind kind = act_kind(t);
     if (kind == ActKind::Float) return act_.prepare(t, x, x_stride, cols, n, stream_);
-    const Prepared &p = prepared_;
-    if (p.valid && p.x == x && p.x_stride == x_stride && p.cols == cols && p.n == n && p.kind == kind) return p.act;
+    if (produced_.matches(x, x_stride, cols, n, kind)) return produced_.act;
+    if (prepared_.matches(x, x_stride, cols, n, kind)) return prepared_.act;
     const DevAct act = act_.prepare(t, x, x_stride, cols, n, stream_);
     prepared_ = {true, x, x_stride, cols, n, kind, act};
     return act;
 }
 
-void MatmulRunner::forget_overlap(const void *p, uint64_t bytes) {
-    if (!prepared_.valid) return;
+MatmulRunner::Q8Out MatmulRunner::produce_q8_0(const float *x, uint32_t cols, uint32_t n) {
+    if (cols % 32 != 0) fail("Q8_0 codes of rows of %u values (not whole 32-blocks)", cols);
+    const uint64_t codes = uint64_t{n} * cols;
+    Q8Out o;
+    o.q = produced_q_.get<int8_t>(codes);
+    o.d = produced_d_.get<float>(codes / 32);
+    DevAct a;
+    a.kind = ActKind::Q8_0;
+    a.stride = cols;
+    a.q = o.q;
+    a.d = o.d;
+    produced_ = {true, x, cols, cols, n, ActKind::Q8_0, a};
+    return o;
+}
+
+bool MatmulRunner::Prepared::overlaps(const void *p, uint64_t bytes) const {
+    if (!valid) return false;
     const auto *a = static_cast<const uint8_t *>(p);
-    const auto *x = reinterpret_cast<const uint8_t *>(prepared_.x);
-    const uint64_t x_bytes = (uint64_t{prepared_.n - 1} * prepared_.x_stride + prepared_.cols) * sizeof(float);
-    if (a < x + x_bytes && x < a + bytes) forget();
+    const auto *xb = reinterpret_cast<const uint8_t *>(x);
+    const uint64_t x_bytes = (uint64_t{n - 1} * x_stride + cols) * sizeof(float);
+    return a < xb + x_bytes && xb < a + bytes;
+}
+
+void MatmulRunner::forget_overlap(const void *p, uint64_t bytes) {
+    if (prepared_.overlaps(p, bytes)) prepared_.valid = false;
+    if (produced_.overlaps(p, bytes)) produced_.valid = false;
 }
 
 void MatmulRunner::matmul_hc_post(const DevWeight &w, const float *x, uint32_t n, const HcPostArgs &hc) {
@@ -134,6 +154,40 @@ void MatmulRunner::matmul_hc_post(const DevWeight &w, const float *x, uint32_t n
     m.rows_per_group = w.rows;
     m.hc = hc;
     if (is_quantized(w.type)) launch_matvec_quant(m, stream_);
+    else launch_matvec_float(m, stream_);
+}
+
+bool MatmulRunner::segments_alike(const DevWeight &a, const DevWeight &b) {
+    // Single matrices (no expert stacks) of one type, row length and row layout.
+    return a.type == b.type && a.k == b.k && a.main_row == b.main_row && a.side_row == b.side_row &&
+           a.rows == a.rows_per_expert && b.rows == b.rows_per_expert && a.iq2_grid == b.iq2_grid;
+}
+
+void MatmulRunner::matmul_segments(const DevWeight *ws, float *const *outs, uint32_t count, const float *x,
+                                   uint32_t n) {
+    if (n == 0 || count == 0) return;
+    if (n > kMatvecTokens || count > kMatvecMaxSegs)
+        fail("segmented products take at most %u tokens and %u weights (got %u, %u)", kMatvecTokens, kMatvecMaxSegs,
+             n, count);
+    for (uint32_t i = 0; i < count; i++) {
+        if (!segments_alike(ws[0], ws[i])) fail("segmented products: weight %u differs in type or layout", i);
+        forget_overlap(outs[i], uint64_t{n} * ws[i].rows * sizeof(float));
+    }
+    MatvecArgs m;
+    m.w = ws[0];
+    m.act = activation(ws[0].type, x, ws[0].k, ws[0].k, n);
+    m.n = n;
+    m.rows_per_group = UINT64_MAX;  // no groups: every row reads columns from 0
+    m.group_offset = 0;
+    m.n_seg = count;
+    for (uint32_t i = 0; i < count; i++) {
+        m.seg[i].main = ws[i].main;
+        m.seg[i].side = ws[i].side;
+        m.seg[i].rows = ws[i].rows;
+        m.seg[i].out = outs[i];
+        m.seg[i].out_stride = ws[i].rows;
+    }
+    if (is_quantized(ws[0].type)) launch_matvec_quant(m, stream_);
     else launch_matvec_float(m, stream_);
 }
 

@@ -50,13 +50,34 @@ public:
     // (kernels.h, HcPostArgs); x: n rows of w.k floats.
     static constexpr uint32_t kMatvecTokens = 8;
     void matmul_hc_post(const DevWeight &w, const float *x, uint32_t n, const HcPostArgs &hc);
+    // Decode products of one input with several weights in one launch (kernels.h,
+    // MatvecSeg): out[i][t * ws[i].rows + r] = row r of ws[i] . x[t] for t < n <=
+    // kMatvecTokens, x: n rows of ws[0].k floats.  The weights must be alike
+    // (segments_alike), count <= kMatvecMaxSegs.
+    static bool segments_alike(const DevWeight &a, const DevWeight &b);
+    void matmul_segments(const DevWeight *ws, float *const *outs, uint32_t count, const float *x, uint32_t n);
     // The activations of n rows of `cols` floats (stride cols) as products with weights of
     // type t read them: prepared for the previous product when that had the same input and
     // forget() was not called since, else prepared now.
     DevAct activation(WType t, const float *x, uint64_t x_stride, uint32_t cols, uint32_t n);
+    // Producer-side quantization (decode norms): buffers for the Q8_0 codes (n x cols) and
+    // scales (n x cols / 32) of n rows of `cols` floats at x (stride cols) that the caller's
+    // next kernel writes together with x; from then on Q8_0 products of x read them instead
+    // of quantizing x again, until forget() or a write over x (forget_overlap).  Call it
+    // after the op's forget(): the producer rewrites x.  These buffers are separate from the
+    // ones products prepare, so the codes outlive other products' inputs (a norm read by
+    // the router's float product, then by the shared expert's Q8_0 one).
+    struct Q8Out {
+        int8_t *q = nullptr;
+        float *d = nullptr;
+    };
+    Q8Out produce_q8_0(const float *x, uint32_t cols, uint32_t n);
     // Drops the prepared activations: called before any op that may write device memory
     // other than a product's output.
-    void forget() { prepared_.valid = false; }
+    void forget() {
+        prepared_.valid = false;
+        produced_.valid = false;
+    }
     // Drops them if [p, p + bytes) overlaps the prepared input (a product's output).
     void forget_overlap(const void *p, uint64_t bytes);
 
@@ -75,7 +96,12 @@ private:
         uint32_t cols = 0, n = 0;
         ActKind kind = ActKind::Float;
         DevAct act;
-    } prepared_;
+        bool matches(const float *x2, uint64_t stride2, uint32_t cols2, uint32_t n2, ActKind kind2) const {
+            return valid && x == x2 && x_stride == stride2 && cols == cols2 && n == n2 && kind == kind2;
+        }
+        bool overlaps(const void *p, uint64_t bytes) const;
+    } prepared_, produced_;
+    DeviceScratch produced_q_, produced_d_;
 };
 
 }  // namespace dstar::backend::cuda

@@ -1,6 +1,7 @@
 // Token embedding (any weight type, dequantized with the CPU reference's float recipe,
 // quant/dequant.cpp) and the small elementwise ops: scale, add, clamped SwiGLU.
 #include "backend/cuda/check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/dot.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/shared/activation.h"
@@ -62,6 +63,7 @@ __device__ float dequant_elem(const DevWeight &w, uint64_t row, uint32_t i) {
 // blocks instead of looped over by one (decode embeds a single token).
 __global__ void __launch_bounds__(256) embed_kernel(DevWeight table, const int32_t *tokens, uint32_t n_hc,
                                                     float *x_hc) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint64_t t = blockIdx.y;
     const uint32_t d = table.k, i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= d) return;
@@ -72,15 +74,18 @@ __global__ void __launch_bounds__(256) embed_kernel(DevWeight table, const int32
 }
 
 __global__ void scale_kernel(float *x, float s, size_t n) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) x[i] *= s;
 }
 
 __global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
         out[i] = a[i] + b[i];
 }
 
 __global__ void swiglu_kernel(float *out, const float *g, const float *u, size_t n, float clamp) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
         out[i] = shared::clamped_swiglu(g[i], u[i], clamp);
 }
@@ -96,25 +101,25 @@ void launch_embed(const DevWeight &table, const int32_t *tokens, uint32_t n, uin
                   cudaStream_t stream) {
     if (n == 0) return;
     const dim3 grid(grid_for(table.k, 256), n);
-    embed_kernel<<<grid, 256, 0, stream>>>(table, tokens, n_hc, x_hc);
+    launch_pdl("embed_kernel", embed_kernel, dim3(grid), dim3(256), 0, stream, table, tokens, n_hc, x_hc);
     check_launch("embed", stream);
 }
 
 void launch_scale(float *x, float s, size_t n, cudaStream_t stream) {
     if (n == 0) return;
-    scale_kernel<<<elementwise_grid(n), 256, 0, stream>>>(x, s, n);
+    launch_pdl("scale_kernel", scale_kernel, dim3(elementwise_grid(n)), dim3(256), 0, stream, x, s, n);
     check_launch("scale", stream);
 }
 
 void launch_add(float *out, const float *a, const float *b, size_t n, cudaStream_t stream) {
     if (n == 0) return;
-    add_kernel<<<elementwise_grid(n), 256, 0, stream>>>(out, a, b, n);
+    launch_pdl("add_kernel", add_kernel, dim3(elementwise_grid(n)), dim3(256), 0, stream, out, a, b, n);
     check_launch("add", stream);
 }
 
 void launch_swiglu(float *out, const float *g, const float *u, size_t n, float clamp, cudaStream_t stream) {
     if (n == 0) return;
-    swiglu_kernel<<<elementwise_grid(n), 256, 0, stream>>>(out, g, u, n, clamp);
+    launch_pdl("swiglu_kernel", swiglu_kernel, dim3(elementwise_grid(n)), dim3(256), 0, stream, out, g, u, n, clamp);
     check_launch("swiglu", stream);
 }
 

@@ -20,6 +20,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/shared/hc_math.h"
@@ -92,6 +93,7 @@ __global__ void __launch_bounds__(256) hc_split_sum_kernel(const float *mix, con
                                                            const float *x_hc, uint32_t n_hc, uint32_t embd,
                                                            uint32_t iters, float eps, float *out, float *post,
                                                            float *comb) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float s_pre[kMaxHc], s_post[kMaxHc], s_comb[kMaxHc * kMaxHc];
     const uint64_t t = blockIdx.x;
     const uint32_t n_mix = 2 * n_hc + n_hc * n_hc;
@@ -110,6 +112,7 @@ __global__ void __launch_bounds__(256) hc_split_sum_kernel(const float *mix, con
 
 __global__ void hc_post_kernel(float *out_hc, const float *y, const float *res_hc, const float *post,
                                const float *comb, uint64_t total, uint32_t n_hc, uint32_t embd) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
         const uint64_t hc_dim = uint64_t{n_hc} * embd;
         const uint64_t t = i / hc_dim, rem = i % hc_dim;
@@ -127,6 +130,7 @@ template <uint32_t kN>
 __global__ void __launch_bounds__(256) hc_head_sum_kernel(const float *mix, const float *scale, const float *base,
                                                           const float *x_hc, uint32_t n_hc, uint32_t embd, float eps,
                                                           float *out) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float w[kMaxHc];
     const uint64_t t = blockIdx.y;
     const uint32_t d = blockIdx.x * blockDim.x + threadIdx.x;
@@ -214,7 +218,8 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
                                                                        uint32_t iters, float rms_eps, float hc_eps,
                                                                        float *out, float *norm_out, float *post,
                                                                        float *comb, float *partial,
-                                                                       uint32_t *counters) {
+                                                                       uint32_t *counters, int8_t *q8, float *d8) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float s_warp[kColWarps][32];
     __shared__ double s_warp_ss[kColWarps];
     __shared__ double s_dscratch[32];
@@ -362,9 +367,12 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
 #pragma unroll
     for (uint32_t j = 0; j < kSumQuads; j++) {
         const uint32_t q = tid + j * kColThreads;
-        if (q < nq)
-            nout4[q] = make_float4(o[j].x * nscale * nv[j].x, o[j].y * nscale * nv[j].y, o[j].z * nscale * nv[j].z,
-                                   o[j].w * nscale * nv[j].w);
+        const float4 r = make_float4(o[j].x * nscale * nv[j].x, o[j].y * nscale * nv[j].y, o[j].z * nscale * nv[j].z,
+                                     o[j].w * nscale * nv[j].w);
+        if (q < nq) nout4[q] = r;
+        // The Q8_0 codes of the norm for the products that read it: float4 q is on thread
+        // q % kColThreads, so a 32-value block is on 8 aligned lanes (device.cuh).
+        if (q8) store_q8_0_quad(r, q < nq, q, q8 + uint64_t{t} * embd, d8 + uint64_t{t} * (embd / 32));
     }
 }
 
@@ -376,7 +384,7 @@ void launch_hc_split_sum(const float *mix, const float *scale, const float *base
                          uint32_t n_hc, uint32_t embd, uint32_t iters, float hc_eps, float *out, float *post,
                          float *comb, cudaStream_t stream) {
     if (n == 0) return;
-    hc_split_sum_kernel<<<n, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, iters, hc_eps, out, post, comb);
+    launch_pdl("hc_split_sum_kernel", hc_split_sum_kernel, dim3(n), dim3(256), 0, stream, mix, scale, base, x_hc, n_hc, embd, iters, hc_eps, out, post, comb);
     check_launch("hc_split_sum", stream);
 }
 
@@ -385,7 +393,7 @@ void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const fl
     const uint64_t total = uint64_t{n} * n_hc * embd;
     if (total == 0) return;
     const unsigned grid = grid_for(total, 256) < 8192 ? grid_for(total, 256) : 8192;
-    hc_post_kernel<<<grid, 256, 0, stream>>>(out_hc, y, res_hc, post, comb, total, n_hc, embd);
+    launch_pdl("hc_post_kernel", hc_post_kernel, dim3(grid), dim3(256), 0, stream, out_hc, y, res_hc, post, comb, total, n_hc, embd);
     check_launch("hc_post", stream);
 }
 
@@ -393,8 +401,8 @@ void launch_hc_head_sum(const float *mix, const float *scale, const float *base,
                         uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream) {
     if (n == 0 || embd == 0) return;
     const dim3 grid(grid_for(embd, 256), n);
-    if (n_hc == 4) hc_head_sum_kernel<4><<<grid, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
-    else hc_head_sum_kernel<0><<<grid, 256, 0, stream>>>(mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
+    if (n_hc == 4) launch_pdl("hc_head_sum_kernel", hc_head_sum_kernel<4>, dim3(grid), dim3(256), 0, stream, mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
+    else launch_pdl("hc_head_sum_kernel", hc_head_sum_kernel<0>, dim3(grid), dim3(256), 0, stream, mix, scale, base, x_hc, n_hc, embd, hc_eps, out);
     check_launch("hc_head_sum", stream);
 }
 
@@ -411,24 +419,22 @@ bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint
 void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
                               const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
                               float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
-                              float *partial, uint32_t *counters, cudaStream_t stream) {
+                              float *partial, uint32_t *counters, cudaStream_t stream, int8_t *q8, float *d8) {
     if (!hc_pre_fused_supported(fn, n, n_hc, embd, x_hc, norm, out, norm_out)) fail("fused HC pre: unsupported shape");
+    if (q8 && embd % 32 != 0) fail("fused HC pre: Q8_0 codes of rows of %u values", embd);
     // A block per 256 columns (the model's 16384: kHcFusedBlocks), fewer for short rows.
     const uint32_t hc_dim = n_hc * embd;
     const uint32_t blocks = std::min<uint32_t>(kHcFusedBlocks, (hc_dim + kColThreads - 1) / kColThreads);
     const dim3 grid(blocks, n);
     switch (fn.type) {
     case WType::F16:
-        hc_pre_norm_kernel<WType::F16><<<grid, kFusedThreads, 0, stream>>>(
-            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     case WType::BF16:
-        hc_pre_norm_kernel<WType::BF16><<<grid, kFusedThreads, 0, stream>>>(
-            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::BF16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     default:
-        hc_pre_norm_kernel<WType::F32><<<grid, kFusedThreads, 0, stream>>>(
-            fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters);
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F32>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     }
     check_launch("hc_pre_norm", stream);

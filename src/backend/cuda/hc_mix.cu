@@ -24,6 +24,7 @@
 // Every sum has a fixed order (no atomics): results do not depend on timing.
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
 
@@ -81,6 +82,7 @@ struct MixSmem {
 template <int R, WType T>
 __global__ void __launch_bounds__(kThreads) hc_mix_partial_kernel(DevWeight fn, const float *x, uint32_t n,
                                                                   float *partial) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     static_assert(R % 4 == 0 && R <= 28, "rows are read as float4 and reduced by one warp");
     constexpr int E = vec_elems<T>();
     constexpr int P = partial_stride<R>();
@@ -183,6 +185,7 @@ __global__ void __launch_bounds__(kThreads) hc_mix_partial_kernel(DevWeight fn, 
 template <int R>
 __global__ void __launch_bounds__(256) hc_mix_reduce_kernel(const float *partial, uint32_t n, uint32_t slices,
                                                             uint64_t k, float eps, float *mix) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     constexpr int P = partial_stride<R>();
     const uint32_t t = blockIdx.x * 8 + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
@@ -206,13 +209,13 @@ void launch_rows(const DevWeight &fn, const float *x, uint32_t n, float rms_eps,
     const unsigned slices = static_cast<unsigned>((fn.k + kSliceCols - 1) / kSliceCols);
     const dim3 grid(slices, (n + kTileTokens - 1) / kTileTokens);
     switch (fn.type) {
-    case WType::F16: hc_mix_partial_kernel<R, WType::F16><<<grid, kThreads, 0, stream>>>(fn, x, n, partial); break;
-    case WType::BF16: hc_mix_partial_kernel<R, WType::BF16><<<grid, kThreads, 0, stream>>>(fn, x, n, partial); break;
-    case WType::F32: hc_mix_partial_kernel<R, WType::F32><<<grid, kThreads, 0, stream>>>(fn, x, n, partial); break;
+    case WType::F16: launch_pdl("hc_mix_partial_kernel", hc_mix_partial_kernel<R, WType::F16>, dim3(grid), dim3(kThreads), 0, stream, fn, x, n, partial); break;
+    case WType::BF16: launch_pdl("hc_mix_partial_kernel", hc_mix_partial_kernel<R, WType::BF16>, dim3(grid), dim3(kThreads), 0, stream, fn, x, n, partial); break;
+    case WType::F32: launch_pdl("hc_mix_partial_kernel", hc_mix_partial_kernel<R, WType::F32>, dim3(grid), dim3(kThreads), 0, stream, fn, x, n, partial); break;
     default: fail("HC mix: weight type %d is not a float type", static_cast<int>(fn.type));
     }
     check_launch("hc_mix_partial", stream);
-    hc_mix_reduce_kernel<R><<<(n + 7) / 8, 256, 0, stream>>>(partial, n, slices, fn.k, rms_eps, mix);
+    launch_pdl("hc_mix_reduce_kernel", hc_mix_reduce_kernel<R>, dim3((n + 7) / 8), dim3(256), 0, stream, partial, n, slices, fn.k, rms_eps, mix);
     check_launch("hc_mix_reduce", stream);
 }
 

@@ -12,6 +12,7 @@
 // keeps every larger score and the lowest-indexed equal ones.
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "common/error.h"
 
@@ -23,6 +24,7 @@ namespace {
 
 __global__ void __launch_bounds__(128) indexer_scores_kernel(IndexerArgs a, uint32_t t0, float *scores,
                                                              uint64_t score_stride) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float sq[];  // [idx_head][idx_head_dim] queries, then [idx_head] weights
     const uint32_t t = t0 + blockIdx.y;
     const uint32_t n_rows = (load_pos(a.pos0) + t + 1) / a.ratio;
@@ -62,6 +64,7 @@ template <int HPL>  // heads per lane: ceil(idx_head / 32)
 __global__ void __launch_bounds__(32 * kScoreWarps) indexer_scores_warp_kernel(IndexerArgs a, uint32_t t0, float *scores,
                                                                                 uint64_t score_stride,
                                                                                 uint32_t rows_per_warp) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float smem[];
     const uint32_t H = a.idx_head, D = a.idx_head_dim;
     // The warps' rows first: D is a multiple of 4, so each starts 16-byte aligned.
@@ -129,6 +132,7 @@ constexpr int kTopkThreads = 512;  // one block per token: many rows per pass
 __global__ void __launch_bounds__(kTopkThreads) indexer_topk_kernel(const float *scores, uint64_t score_stride,
                                                                     uint32_t t0, DevPos pos0, uint32_t ratio,
                                                                     uint32_t top_k, int32_t *sel) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ uint32_t hist[256];
     __shared__ uint32_t s_prefix, s_remaining;
     __shared__ int warp_eq[kTopkThreads / 32], warp_sel[kTopkThreads / 32];
@@ -242,8 +246,8 @@ void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, uint3
         const dim3 grid((max_rows + rows_per_block - 1) / rows_per_block, nt);
         if (grid.x == 0) return;
         auto go = [&](auto hpl) {
-            indexer_scores_warp_kernel<decltype(hpl)::value>
-                <<<grid, 32 * kScoreWarps, wsmem, stream>>>(a, t0, scores, score_stride, rpw);
+            launch_pdl("indexer_scores_warp_kernel", indexer_scores_warp_kernel<decltype(hpl)::value>, grid,
+                       dim3(32 * kScoreWarps), wsmem, stream, a, t0, scores, score_stride, rpw);
         };
         if (a.idx_head <= 32) go(std::integral_constant<int, 1>{});
         else if (a.idx_head <= 64) go(std::integral_constant<int, 2>{});
@@ -254,14 +258,14 @@ void launch_indexer_scores(const IndexerArgs &a, uint32_t t0, uint32_t nt, uint3
     const size_t smem = (size_t{a.idx_head} * a.idx_head_dim + a.idx_head) * sizeof(float);
     if (smem > 48 * 1024) fail("indexer: %u heads of %u values do not fit the score kernel", a.idx_head, a.idx_head_dim);
     const dim3 grid(grid_for(max_rows, 128), nt);
-    indexer_scores_kernel<<<grid, 128, smem, stream>>>(a, t0, scores, score_stride);
+    launch_pdl("indexer_scores_kernel", indexer_scores_kernel, dim3(grid), dim3(128), smem, stream, a, t0, scores, score_stride);
     check_launch("indexer_scores", stream);
 }
 
 void launch_indexer_topk(const float *scores, uint64_t score_stride, uint32_t t0, uint32_t nt, DevPos pos0,
                          uint32_t ratio, uint32_t top_k, int32_t *sel, cudaStream_t stream) {
     if (nt == 0) return;
-    indexer_topk_kernel<<<nt, kTopkThreads, 0, stream>>>(scores, score_stride, t0, pos0, ratio, top_k, sel);
+    launch_pdl("indexer_topk_kernel", indexer_topk_kernel, dim3(nt), dim3(kTopkThreads), 0, stream, scores, score_stride, t0, pos0, ratio, top_k, sel);
     check_launch("indexer_topk", stream);
 }
 

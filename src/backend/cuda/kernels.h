@@ -109,6 +109,19 @@ struct HcPostArgs {
     const float *res_hc = nullptr, *post = nullptr, *comb = nullptr;
     uint32_t n_hc = 0;
 };
+// Several weights of one type and row length times the same activation in one launch
+// (n_seg > 0; no groups, no HC post): segment s is the weight whose rows start at main/side
+// (w's main_row/side_row), with `rows` rows written to out (row stride out_stride per
+// token, not MatvecArgs::out_stride).  The launcher fills block0 (first block of each
+// segment); w.rows, out and out_stride of MatvecArgs are unused.
+constexpr uint32_t kMatvecMaxSegs = 6;
+struct MatvecSeg {
+    const uint8_t *main = nullptr, *side = nullptr;
+    uint64_t rows = 0;
+    float *out = nullptr;
+    uint64_t out_stride = 0;
+    uint32_t block0 = 0;
+};
 struct MatvecArgs {
     DevWeight w;
     DevAct act;
@@ -118,6 +131,8 @@ struct MatvecArgs {
     uint64_t rows_per_group = 0;
     uint64_t group_offset = 0;
     HcPostArgs hc;
+    uint32_t n_seg = 0;
+    MatvecSeg seg[kMatvecMaxSegs];
 };
 void launch_matvec_quant(const MatvecArgs &a, cudaStream_t stream);
 void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream);
@@ -147,8 +162,12 @@ void launch_mma_half(const DevWeight &w, const DevAct &act, uint32_t n, float *o
                      cudaStream_t stream);
 
 // ---- norms and elementwise (norm.cu, elementwise.cu) ----
+// With q8 (rms_norm_q8_supported), also the Q8_0 codes (rows x dim) and scales (rows x dim
+// / 32) of the output, as launch_quantize_q8_0 would write them (a producer-side
+// quantization: MatmulRunner::produce_q8_0).
+bool rms_norm_q8_supported(const float *x, const float *out, const float *w, uint32_t dim);
 void launch_rms_norm(float *out, const float *x, const float *w, uint32_t rows, uint32_t dim, float eps,
-                     cudaStream_t stream);
+                     cudaStream_t stream, int8_t *q8 = nullptr, float *d8 = nullptr);
 void launch_embed(const DevWeight &table, const int32_t *tokens, uint32_t n, uint32_t n_hc, float *x_hc,
                   cudaStream_t stream);
 void launch_scale(float *x, float s, size_t n, cudaStream_t stream);
@@ -189,7 +208,8 @@ void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const fl
 // and norm_out = rms_norm(out) * norm.  `fn` is the F16/BF16/F32 [n_hc * embd, 24] mix
 // matrix; embd a multiple of 4 up to 4096, x_hc, norm, out and norm_out 16-byte aligned.
 // partial: kHcFusedPartials floats per token; counters: kHcFusedTokens words, zero before
-// the launch and left zero after it.
+// the launch and left zero after it.  With q8 (embd a multiple of 32), also norm_out's Q8_0
+// codes (n x embd) and scales (n x embd / 32), as launch_quantize_q8_0 would write them.
 constexpr uint32_t kHcFusedTokens = 8;
 constexpr uint32_t kHcFusedBlocks = 64;  // most blocks per token (one per 256 columns)
 constexpr uint32_t kHcFusedPartials = kHcFusedBlocks * 32;
@@ -198,7 +218,8 @@ bool hc_pre_fused_supported(const DevWeight &fn, uint32_t n, uint32_t n_hc, uint
 void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const float *base, const float *norm,
                               const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd, uint32_t iters,
                               float rms_eps, float hc_eps, float *out, float *norm_out, float *post, float *comb,
-                              float *partial, uint32_t *counters, cudaStream_t stream);
+                              float *partial, uint32_t *counters, cudaStream_t stream, int8_t *q8 = nullptr,
+                              float *d8 = nullptr);
 // The mix product of a batch with the RMS norm folded in (hc_mix.cu): mix[t][r] = (row r of
 // fn . x[t]) * rsqrt(mean(x[t]^2) + rms_eps) for t < n, x: n rows of fn.k floats.  fn: the
 // F16/BF16/F32 [k, 4 or 24] HC matrix (hc_head's or hc_pre's with 4 streams); `partial`:

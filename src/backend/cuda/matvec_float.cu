@@ -16,8 +16,9 @@ bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 
 void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream) {
     const uint32_t per16 = a.w.type == WType::F32 ? 4 : 8;  // elements in 16 bytes
-    const bool vec = a.w.k % per16 == 0 && a.w.main_row % 16 == 0 && aligned16(a.w.main) && a.act.stride % 4 == 0 &&
+    bool vec = a.w.k % per16 == 0 && a.w.main_row % 16 == 0 && aligned16(a.w.main) && a.act.stride % 4 == 0 &&
                      a.group_offset % 4 == 0 && aligned16(a.act.x);
+    for (uint32_t s = 0; s < a.n_seg; s++) vec = vec && aligned16(a.seg[s].main);
     switch (a.w.type) {
     case WType::F32:
         if (vec) launch_matvec_typed<Dot<WType::F32, true>, true>(a, stream);

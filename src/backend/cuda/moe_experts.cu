@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/dot.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/shared/activation.h"
@@ -75,6 +76,7 @@ template <class D>
 __global__ void __launch_bounds__(32 * kMoeWarps, 2) moe_gate_up_kernel(DevWeight gate, DevWeight up, DevAct x,
                                                                      const int32_t *sel, const float *weights,
                                                                      uint32_t k, float clamp, float *mid) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t p = blockIdx.y, t = p / k;
     const uint64_t ff = gate.rows_per_expert;
     const uint64_t i = uint64_t{blockIdx.x} * kMoeWarps + (threadIdx.x >> 5);
@@ -97,6 +99,7 @@ __global__ void __launch_bounds__(32 * kMoeWarps, 2) moe_gate_up_kernel(DevWeigh
 template <class D>
 __global__ void __launch_bounds__(32 * kMoeWarps) moe_down_kernel(DevWeight down, DevAct mid, const int32_t *sel,
                                                                   uint32_t k, float *out, uint64_t out_stride) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t t = blockIdx.y;
     const int lane = threadIdx.x & 31;
     const uint64_t d_out = down.rows_per_expert;
@@ -239,6 +242,7 @@ __global__ void __launch_bounds__(32 * kFastWarps, 2)
                            uint32_t k, float clamp, float *mid) {
     __shared__ uint2 s_grid[256];
     for (uint32_t i = threadIdx.x; i < 256; i += blockDim.x) s_grid[i] = reinterpret_cast<const uint2 *>(gate.iq2_grid)[i];
+    pdl_enter();  // the codebook (uploaded at load time) before, activations after (launch.cuh)
     const uint32_t t = blockIdx.y;
     const int lane = threadIdx.x & 31;
     const uint32_t ff = static_cast<uint32_t>(gate.rows_per_expert), nch = gate.k / 64;
@@ -378,6 +382,7 @@ __device__ __forceinline__ void q8k_block_to_shared(const float *x, int lane, in
 __global__ void __launch_bounds__(32 * kDownWarps, 1)
     moe_down_q2k_kernel(DevWeight down, const float *mid, const int32_t *sel, uint32_t k, float *out,
                         uint64_t out_stride) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ uint4 s_dyn[];
     const uint32_t t = blockIdx.y;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -481,6 +486,7 @@ __global__ void __launch_bounds__(kGroupThreads) moe_group_kernel(const int32_t 
                                                                   int32_t *pairs, int32_t *tile_expert,
                                                                   int32_t *tile_begin, int32_t *tile_count,
                                                                   int32_t *n_tiles) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     // count[n_expert], run[n_expert] (next free position), wc[kGroupWarps][n_expert]
     extern __shared__ int32_t s[];
     int32_t *s_count = s, *s_run = s + n_expert, *s_wc = s + 2 * n_expert;
@@ -556,6 +562,7 @@ __global__ void __launch_bounds__(kGroupThreads) moe_group_kernel(const int32_t 
 
 __global__ void moe_swiglu_kernel(const float *g, const float *u, const int32_t *sel, const float *weights,
                                   uint64_t total, uint32_t ff, uint32_t n_expert, float clamp, float *mid) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
         const uint64_t p = i / ff;
         const int32_t e = sel[p];
@@ -566,6 +573,7 @@ __global__ void moe_swiglu_kernel(const float *g, const float *u, const int32_t 
 
 __global__ void moe_reduce_kernel(const float *part, const int32_t *sel, uint32_t k, uint32_t d_out, uint32_t n_expert,
                                   uint64_t total, float *out) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     for (uint64_t i = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; i < total; i += uint64_t{gridDim.x} * blockDim.x) {
         const uint64_t t = i / d_out, o = i % d_out;
         float acc = 0.0f;
@@ -610,14 +618,14 @@ template <class D>
 void gate_up_typed(const DevWeight &gate, const DevWeight &up, const DevAct &x, const int32_t *sel,
                    const float *weights, uint32_t n, uint32_t k, float clamp, float *mid, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((gate.rows_per_expert + kMoeWarps - 1) / kMoeWarps), n * k);
-    moe_gate_up_kernel<D><<<grid, 32 * kMoeWarps, 0, stream>>>(gate, up, x, sel, weights, k, clamp, mid);
+    launch_pdl("moe_gate_up_kernel", moe_gate_up_kernel<D>, dim3(grid), dim3(32 * kMoeWarps), 0, stream, gate, up, x, sel, weights, k, clamp, mid);
 }
 
 template <class D>
 void down_typed(const DevWeight &down, const DevAct &mid, const int32_t *sel, uint32_t n, uint32_t k, float *out,
                 uint64_t out_stride, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>((down.rows_per_expert + kMoeWarps - 1) / kMoeWarps), n);
-    moe_down_kernel<D><<<grid, 32 * kMoeWarps, 0, stream>>>(down, mid, sel, k, out, out_stride);
+    launch_pdl("moe_down_kernel", moe_down_kernel<D>, dim3(grid), dim3(32 * kMoeWarps), 0, stream, down, mid, sel, k, out, out_stride);
 }
 
 // Calls f with the Dot type of a weight (vec: float rows allow 16-byte loads).
@@ -666,7 +674,7 @@ void launch_moe_gate_up(const DevWeight &gate, const DevWeight &up, const DevAct
         up.k == gate.k && gate.k % 256 == 0 && nch <= 64 && uint64_t{k} * ff < (uint64_t{1} << 32)) {
         auto go = [&](auto kernel) {
             const unsigned bx = persistent_blocks(kernel, 32 * kFastWarps, 0, n, uint64_t{k} * ff, kFastWarps);
-            kernel<<<dim3(bx, n), 32 * kFastWarps, 0, stream>>>(gate, up, x, sel, weights, k, clamp, mid);
+            launch_pdl("moe_gate_up_iq2_kernel", kernel, dim3(bx, n), dim3(32 * kFastWarps), 0, stream, gate, up, x, sel, weights, k, clamp, mid);
         };
         if (nch <= 32) go(moe_gate_up_iq2_kernel<1>);
         else go(moe_gate_up_iq2_kernel<2>);
@@ -703,7 +711,7 @@ void launch_moe_down_f32(const DevWeight &down, const float *mid, const int32_t 
     const size_t smem = size_t{k} * (ff + ff / 4 + ff / 64);  // codes, bsums, scales: <= 15.4 KiB
     const unsigned bx =
         persistent_blocks(moe_down_q2k_kernel, 32 * kDownWarps, smem, n, down.rows_per_expert, kDownWarps);
-    moe_down_q2k_kernel<<<dim3(bx, n), 32 * kDownWarps, smem, stream>>>(down, mid, sel, k, out, out_stride);
+    launch_pdl("moe_down_q2k_kernel", moe_down_q2k_kernel, dim3(bx, n), dim3(32 * kDownWarps), smem, stream, down, mid, sel, k, out, out_stride);
     check_launch("moe_down_f32", stream);
 }
 
@@ -713,7 +721,7 @@ void launch_moe_group(const int32_t *sel, uint32_t n, uint32_t k, uint32_t n_exp
     const uint32_t np = n * k;
     const size_t smem = (2 + size_t{kGroupWarps}) * n_expert * sizeof(int32_t);
     if (smem > 48 * 1024) fail("routed experts: %u experts are too many to group in one launch", n_expert);
-    moe_group_kernel<<<1, kGroupThreads, smem, stream>>>(sel, np, n_expert, pairs, tile_expert, tile_begin, tile_count,
+    launch_pdl("moe_group_kernel", moe_group_kernel, dim3(1), dim3(kGroupThreads), smem, stream, sel, np, n_expert, pairs, tile_expert, tile_begin, tile_count,
                                                          n_tiles);
     check_launch("moe_group", stream);
 }
@@ -722,7 +730,7 @@ void launch_moe_swiglu(const float *g, const float *u, const int32_t *sel, const
                        uint32_t ff, uint32_t n_expert, float clamp, float *mid, cudaStream_t stream) {
     const uint64_t total = uint64_t{pairs} * ff;
     if (total == 0) return;
-    moe_swiglu_kernel<<<capped_grid(total), 256, 0, stream>>>(g, u, sel, weights, total, ff, n_expert, clamp, mid);
+    launch_pdl("moe_swiglu_kernel", moe_swiglu_kernel, dim3(capped_grid(total)), dim3(256), 0, stream, g, u, sel, weights, total, ff, n_expert, clamp, mid);
     check_launch("moe_swiglu", stream);
 }
 
@@ -730,7 +738,7 @@ void launch_moe_reduce(const float *part, const int32_t *sel, uint32_t n, uint32
                        uint32_t n_expert, float *out, cudaStream_t stream) {
     const uint64_t total = uint64_t{n} * d_out;
     if (total == 0) return;
-    moe_reduce_kernel<<<capped_grid(total), 256, 0, stream>>>(part, sel, k, d_out, n_expert, total, out);
+    launch_pdl("moe_reduce_kernel", moe_reduce_kernel, dim3(capped_grid(total)), dim3(256), 0, stream, part, sel, k, d_out, n_expert, total, out);
     check_launch("moe_reduce", stream);
 }
 

@@ -2,6 +2,7 @@
 // its order (ties to the lower expert id) and its weights (backend/shared/router.h).
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/shared/activation.h"
 #include "backend/shared/router.h"
@@ -23,6 +24,7 @@ __global__ void __launch_bounds__(32 * kWarps) route_kernel(const float *logits,
                                                             const int32_t *tid2eid, const int32_t *tokens, uint32_t n,
                                                             uint32_t n_expert, uint32_t k, float weights_scale,
                                                             float min_sum, int32_t *sel, float *weights) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float s_score[];  // [kWarps][n_expert] selection scores (-inf: taken)
     __shared__ int32_t s_sel[kWarps][kMaxK];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -85,6 +87,7 @@ __global__ void __launch_bounds__(32 * kWarps) route_reg_kernel(const float *log
                                                                 uint32_t n, uint32_t n_expert, uint32_t k,
                                                                 float weights_scale, float min_sum, int32_t *sel,
                                                                 float *weights) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const int lane = threadIdx.x & 31;
     const uint32_t t = blockIdx.x * kWarps + (threadIdx.x >> 5);
     if (t >= n) return;  // whole warps
@@ -158,14 +161,13 @@ void launch_route(const float *logits, const float *bias, const int32_t *tid2eid
     if (n == 0) return;
     if (k > kMaxK) fail("router: at most %u experts per token (got %u)", kMaxK, k);
     if (n_expert <= 32 * kRegExperts) {
-        route_reg_kernel<kRegExperts><<<grid_for(n, kWarps), 32 * kWarps, 0, stream>>>(
-            logits, bias, tid2eid, tokens, n, n_expert, k, weights_scale, model::limits::kMinRouterSum, sel, weights);
+        launch_pdl("route_reg_kernel", route_reg_kernel<kRegExperts>, dim3(grid_for(n, kWarps)), dim3(32 * kWarps), 0, stream, logits, bias, tid2eid, tokens, n, n_expert, k, weights_scale, model::limits::kMinRouterSum, sel, weights);
         check_launch("route", stream);
         return;
     }
     const size_t smem = size_t{kWarps} * n_expert * sizeof(float);
     if (smem > 48 * 1024) fail("router: %u experts do not fit the routing kernel", n_expert);
-    route_kernel<<<grid_for(n, kWarps), 32 * kWarps, smem, stream>>>(logits, bias, tid2eid, tokens, n, n_expert, k,
+    launch_pdl("route_kernel", route_kernel, dim3(grid_for(n, kWarps)), dim3(32 * kWarps), smem, stream, logits, bias, tid2eid, tokens, n, n_expert, k,
                                                                    weights_scale, model::limits::kMinRouterSum, sel,
                                                                    weights);
     check_launch("route", stream);

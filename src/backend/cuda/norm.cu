@@ -9,6 +9,7 @@
 // generic loop kernels remain for shapes the fast ones do not cover (unaligned or odd rows).
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/qat.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -21,6 +22,7 @@ namespace {
 
 __global__ void __launch_bounds__(1024) rms_norm_kernel(float *out, const float *x, const float *w, uint32_t dim,
                                                        float eps) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ double scratch[32];
     const float *xr = x + uint64_t{blockIdx.x} * dim;
     float *o = out + uint64_t{blockIdx.x} * dim;
@@ -48,9 +50,13 @@ __device__ __forceinline__ double sq_sum(const float4 &v) {
     return s;
 }
 
+// With q8 (dim a multiple of 32), also the Q8_0 codes and scales of every output row (dim
+// codes, dim / 32 scales per row) for a following Q8_0 product: the 8 float4 of a block are
+// on 8 aligned lanes of a warp, so the block's max is 3 shuffles (device.cuh, store_q8_0_quad).
 template <uint32_t kVec>
 __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const float *x, const float *w, uint32_t dim,
-                                                           float eps) {
+                                                           float eps, int8_t *q8, float *d8) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ double scratch[32];
     const uint32_t n4 = dim / 4;
     const float4 *xr = reinterpret_cast<const float4 *>(x + uint64_t{blockIdx.x} * dim);
@@ -72,7 +78,6 @@ __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const fl
 #pragma unroll
     for (uint32_t j = 0; j < kVec; j++) {
         const uint32_t i = threadIdx.x + j * blockDim.x;
-        if (i >= n4) continue;
         float4 r;
         if (w) {
             r = make_float4(v[j].x * scale * wv[j].x, v[j].y * scale * wv[j].y, v[j].z * scale * wv[j].z,
@@ -80,7 +85,9 @@ __global__ void __launch_bounds__(1024) rms_norm_vec_kernel(float *out, const fl
         } else {
             r = make_float4(v[j].x * scale, v[j].y * scale, v[j].z * scale, v[j].w * scale);
         }
-        o[i] = r;
+        if (i < n4) o[i] = r;
+        // Every lane reaches the shuffles (blockDim is a multiple of 32).
+        if (q8) store_q8_0_quad(r, i < n4, i, q8 + uint64_t{blockIdx.x} * dim, d8 + uint64_t{blockIdx.x} * (dim / 32));
     }
 }
 
@@ -94,6 +101,7 @@ unsigned norm_threads(uint32_t dim) { return dim >= 8192 ? 1024 : (dim >= 2048 ?
 __global__ void __launch_bounds__(1024) head_norm_rope_kernel(float *x, const float *w, uint32_t n_head,
                                                              uint32_t head_dim, float eps, RopeTable r, DevPos pos0,
                                                              bool fp8) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     extern __shared__ float row[];  // [head_dim]
     __shared__ double scratch[32];
     const uint32_t h = blockIdx.x, t = blockIdx.y;
@@ -133,6 +141,7 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
                                                                                  uint32_t n_head, uint32_t head_dim,
                                                                                  float eps, RopeTable r, DevPos pos0,
                                                                                  bool fp8) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t lane = threadIdx.x & 31;
     const uint32_t h = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), t = blockIdx.y;
     if (h >= n_head) return;  // whole warps, and no block barrier below
@@ -211,24 +220,29 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
 
 }  // namespace
 
+bool rms_norm_q8_supported(const float *x, const float *out, const float *w, uint32_t dim) {
+    return dim % 32 == 0 && dim / 4 <= 1024 * kNormMaxVec && aligned16(x) && aligned16(out) && (!w || aligned16(w));
+}
+
 void launch_rms_norm(float *out, const float *x, const float *w, uint32_t rows, uint32_t dim, float eps,
-                     cudaStream_t stream) {
+                     cudaStream_t stream, int8_t *q8, float *d8) {
     if (rows == 0 || dim == 0) return;
+    if (q8 && !rms_norm_q8_supported(x, out, w, dim)) fail("RMS norm with Q8_0 codes: unsupported row of %u", dim);
     const uint32_t n4 = dim / 4;
     if (dim % 4 == 0 && n4 <= 1024 * kNormMaxVec && aligned16(x) && aligned16(out) && (!w || aligned16(w))) {
         // A thread per float4 up to 1024 threads, then 2 or 4 float4 per thread (the
         // 16384-wide hyper-connection state: one 1024-thread block, 16 values per thread).
         const uint32_t threads = n4 >= 1024 ? 1024 : (n4 + 31) / 32 * 32;
         const uint32_t vec = (n4 + threads - 1) / threads;
-        if (vec <= 1) rms_norm_vec_kernel<1><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
-        else if (vec <= 2) rms_norm_vec_kernel<2><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
-        else rms_norm_vec_kernel<4><<<rows, threads, 0, stream>>>(out, x, w, dim, eps);
+        if (vec <= 1) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<1>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
+        else if (vec <= 2) launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<2>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
+        else launch_pdl("rms_norm_vec_kernel", rms_norm_vec_kernel<4>, dim3(rows), dim3(threads), 0, stream, out, x, w, dim, eps, q8, d8);
         check_launch("rms_norm", stream);
         return;
     }
     // Long rows get a whole 1024-thread block: with one row per token, decode has a single
     // block to spread the row over.
-    rms_norm_kernel<<<rows, norm_threads(dim), 0, stream>>>(out, x, w, dim, eps);
+    launch_pdl("rms_norm_kernel", rms_norm_kernel, dim3(rows), dim3(norm_threads(dim)), 0, stream, out, x, w, dim, eps);
     check_launch("rms_norm", stream);
 }
 
@@ -244,11 +258,11 @@ void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head
         const dim3 grid((n_head + per_block - 1) / per_block, n);
         const unsigned threads = 32 * per_block;
         if (head_dim <= 128)
-            head_norm_rope_warp_kernel<1><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+            launch_pdl("head_norm_rope_warp_kernel", head_norm_rope_warp_kernel<1>, dim3(grid), dim3(threads), 0, stream, x, w, n_head, head_dim, eps, rope, pos0, fp8);
         else if (head_dim <= 256)
-            head_norm_rope_warp_kernel<2><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+            launch_pdl("head_norm_rope_warp_kernel", head_norm_rope_warp_kernel<2>, dim3(grid), dim3(threads), 0, stream, x, w, n_head, head_dim, eps, rope, pos0, fp8);
         else
-            head_norm_rope_warp_kernel<4><<<grid, threads, 0, stream>>>(x, w, n_head, head_dim, eps, rope, pos0, fp8);
+            launch_pdl("head_norm_rope_warp_kernel", head_norm_rope_warp_kernel<4>, dim3(grid), dim3(threads), 0, stream, x, w, n_head, head_dim, eps, rope, pos0, fp8);
         check_launch("head_norm_rope", stream);
         return;
     }
@@ -256,7 +270,7 @@ void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head
     // block_fp8_row needs at least 128 threads.
     const unsigned threads = norm_threads(head_dim) < 128 ? 128 : norm_threads(head_dim);
     const dim3 grid(n_head, n);
-    head_norm_rope_kernel<<<grid, threads, head_dim * sizeof(float), stream>>>(x, w, n_head, head_dim, eps, rope, pos0,
+    launch_pdl("head_norm_rope_kernel", head_norm_rope_kernel, dim3(grid), dim3(threads), head_dim * sizeof(float), stream, x, w, n_head, head_dim, eps, rope, pos0,
                                                                               fp8);
     check_launch("head_norm_rope", stream);
 }

@@ -1,5 +1,6 @@
 // RoPE on the last n_rot dims of every head (adjacent pairs), one thread per pair.
 #include "backend/cuda/check.h"
+#include "backend/cuda/launch.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/rope.cuh"
 
@@ -10,6 +11,7 @@ namespace {
 // The pair is loaded before the position and the angle are worked out, so its memory
 // latency overlaps theirs instead of following them.
 __global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTable r, DevPos pos0, bool inverse) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t t = blockIdx.x, h = blockIdx.y, j = threadIdx.x;
     if (j >= r.n_rot / 2) return;
     float *tail = x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot);
@@ -27,7 +29,7 @@ void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_
     if (n == 0 || n_head == 0 || rope.n_rot == 0) return;
     const dim3 grid(n, n_head);
     const unsigned threads = (rope.n_rot / 2 + 31) / 32 * 32;  // whole warps, no idle ones
-    rope_kernel<<<grid, threads ? threads : 32, 0, stream>>>(x, stride, head_dim, rope, pos0, inverse);
+    launch_pdl("rope_kernel", rope_kernel, dim3(grid), dim3(threads ? threads : 32), 0, stream, x, stride, head_dim, rope, pos0, inverse);
     check_launch("rope", stream);
 }
 
