@@ -1,9 +1,11 @@
 // CUDA matrix products against the CPU reference, for every weight type, token counts on
 // both sides of the decode/batched switch (8), row counts that leave partial tiles, and
 // rows that are not whole 256-element steps (Q8_0) or 16-byte chunks (F16).  Small
-// matrices run batches as matvec passes (too few tiles to fill the GPU), except quantized
-// ones from 64 tokens on (n = 64, 100: the int8 tensor-core path); 8448 rows give the
-// tensor-core paths enough tiles to be taken on any GPU up to 264 multiprocessors.
+// quantized matrices run batches as matvec passes (too few tiles to fill the GPU), except
+// from 64 tokens on (n = 64, 100: the int8 tensor-core path); 8448 rows give the int8 path
+// enough tiles to be taken on any GPU up to 264 multiprocessors.  Float weights take the
+// batched kernels from 9 tokens on whenever the row length allows (F16/BF16: k % 32 == 0,
+// F32: k % 4 == 0; else matvec passes), with K split when the tiles are few.
 //
 // Tolerances, by path:
 //  - quantized, batched (n > 8, int8 tensor cores): every block term and the order of
@@ -11,11 +13,13 @@
 //    scale is allowed only so that a benign last-bit difference reports instead of failing.
 //  - quantized and float, decode (n <= 8): the same block terms (float rows: products) added
 //    in a different order: f32 rounding of a sum of <= 2K terms, far below 1e-5 of the scale.
+//  - F32 batched: exact products summed in double (as the CPU), so within 1e-5 as well.
 //  - F16 batched: activations split into two f16 parts (2^-22 relative per product) and
 //    tensor-core f32 accumulation: within 2e-5 of the scale; BF16 batched: two bf16 parts
 //    (2^-16): within 5e-4 of the scale.  Bugs give O(1) errors.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -86,6 +90,38 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul,
                          [](const ::testing::TestParamInfo<Case> &i) {
                              return std::string(tname(i.param.type)) + "_k" + std::to_string(i.param.k);
                          });
+
+// Batched float products in the router's shape (256 rows of 4096: 4 row tiles, so K is split
+// over several blocks and the slices added in order) and an odd one (rows and tokens in
+// partial tiles, K not a whole number of the splits' steps), at token counts of a prefill
+// chunk; run twice, the results must be bitwise equal (fixed split order, no atomics).
+TEST(CudaMatmulFloatBatched, RouterShapesSplitK) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    struct Shape {
+        TensorType type;
+        uint32_t k, rows;
+    };
+    for (const Shape &sh : {Shape{TensorType::F16, 4096, 256}, Shape{TensorType::F32, 4096, 256},
+                            Shape{TensorType::BF16, 4096, 256}, Shape{TensorType::F16, 1056, 72},
+                            Shape{TensorType::F32, 1060, 72}}) {
+        HostWeight hw = make_weight(sh.type, sh.k, sh.rows, 1, 500 + sh.k + sh.rows);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        for (uint32_t n : {9u, 64u, 130u, 256u, 2048u}) {
+            Mirror x(random_floats(size_t{n} * sh.k, 11 * n + sh.k));
+            Mirror out(size_t{n} * sh.rows), again(size_t{n} * sh.rows);
+            b.cpu->matmul(out.cpu, wc, x.cpu, n);
+            b.gpu->matmul(out.gpu, wg, x.gpu, n);
+            b.gpu->matmul(again.gpu, wg, x.gpu, n);
+            expect_close(compare(out.cpu_values(), out.gpu_values()), sh.type, n,
+                         strformat("batched %s k=%u rows=%u n=%u", tname(sh.type), sh.k, sh.rows, n));
+            const std::vector<float> v1 = out.gpu_values(), v2 = again.gpu_values();
+            ASSERT_EQ(v1.size(), v2.size());
+            EXPECT_EQ(std::memcmp(v1.data(), v2.data(), v1.size() * sizeof(float)), 0)
+                << "run-to-run difference, n=" << n;
+        }
+    }
+}
 
 // Grouped low-rank projection: group g of each row times its own block of weight rows.
 class CudaMatmulGrouped : public ::testing::TestWithParam<TensorType> {};

@@ -198,18 +198,27 @@ void MatmulRunner::matmul(const DevWeight &w, const float *x, uint64_t x_stride,
     const DevAct act = activation(w.type, x, x_stride, w.k, n);
     const uint64_t tiles =
         ((w.rows + kGemmTileRows - 1) / kGemmTileRows) * ((n + kGemmTileTokens - 1) / kGemmTileTokens);
-    if (n > kMatvecTokens && !batched(tiles) && !(is_quantized(w.type) && n >= kGemmTileTokens)) {
-        run_prepared(w, act, n, out, out_stride, w.rows, 0);
-    } else if (n > kMatvecTokens && is_quantized(w.type)) {
+    if (n > kMatvecTokens && is_quantized(w.type) && (batched(tiles) || n >= kGemmTileTokens)) {
         GemmTokens tok;
         tok.n = n;
         launch_mmq(w, act, tok, out, out_stride, stream_);
-    } else if (n > kMatvecTokens && (w.type == WType::F16 || w.type == WType::BF16) && w.k % 32 == 0 &&
-               x_stride % 4 == 0 && aligned16(x) && w.main_row % 16 == 0) {
-        launch_mma_half(w, act, n, out, out_stride, stream_);
+    } else if (n > kMatvecTokens && !is_quantized(w.type) && gemm_float_supported(w, act)) {
+        // Float weights: one batched pass reads the weight once (a matvec pass per 8 tokens
+        // re-reads it n / 8 times); too few tiles are made up for by splitting K.
+        const uint32_t splits = float_splits(tiles, w.k, w.type);
+        void *partial = splits > 1 ? partial_.get<uint8_t>(gemm_float_partial_bytes(w.type, n, w.rows, splits))
+                                   : nullptr;
+        launch_gemm_float(w, act, n, out, out_stride, splits, partial, stream_);
     } else {
         run_prepared(w, act, n, out, out_stride, w.rows, 0);
     }
+}
+
+uint32_t MatmulRunner::float_splits(uint64_t tiles, uint32_t k, WType t) const {
+    const uint64_t step = gemm_float_step(t), steps = (k + step - 1) / step;
+    const uint64_t want = (4 * static_cast<uint64_t>(sm_count_) + tiles - 1) / std::max<uint64_t>(1, tiles);
+    const uint64_t most = std::max<uint64_t>(1, steps / kMinSplitSteps);
+    return static_cast<uint32_t>(std::min({want, most, uint64_t{kMaxSplits}}));
 }
 
 void MatmulRunner::matmul_grouped(const DevWeight &w, const float *x, uint32_t n, uint32_t groups, uint32_t rank,
@@ -236,7 +245,7 @@ void MatmulRunner::matmul_grouped(const DevWeight &w, const float *x, uint32_t n
                 tok.n = n;
                 launch_mmq(wg, ag, tok, og, out_len, stream_);
             } else {
-                launch_mma_half(wg, ag, n, og, out_len, stream_);
+                launch_gemm_float(wg, ag, n, og, out_len, 1, nullptr, stream_);
             }
         }
     } else {

@@ -1,8 +1,8 @@
 // Matrix products on the device: prepares the activations the weight type needs (int8
 // codes for quantized weights, as the CPU reference quantizes them) and picks the kernel:
-// decode matvec for up to 8 tokens, tensor-core batched products above (int8 for quantized
-// weights, f16/bf16 with split activations for half weights), F32 weights always through the matvec (in groups of
-// 8 tokens: f32 files are for exact comparisons, not speed).
+// decode matvec for up to 8 tokens, batched products above (int8 tensor cores for quantized
+// weights, f16/bf16 tensor cores with split activations for half weights, FP64-summed tiles
+// for F32 weights; float products with few tiles split K).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -35,9 +35,9 @@ public:
     // batch fills a whole token tile (kGemmTileTokens): a matvec pass re-reads the whole
     // weight for every 8 tokens, so from 64 tokens on even a few int8 tiles (256-element K
     // steps) are faster (a 512-row Q8_0 projection of 256 tokens took 32 matvec launches of
-    // ~18 us).  Smaller problems (a few rows, as in the router, or a few tokens) run faster
-    // as matvec passes over groups of 8 tokens; the half-precision kernel's 32-element K
-    // steps make a few of its tiles long serial chains.
+    // ~18 us).  Smaller quantized problems run as matvec passes over groups of 8 tokens.
+    // Float weights (the router: 256 rows of 4096) take the batched kernels from 9 tokens
+    // on, with K split over several blocks when the tiles alone would not fill the GPU.
     MatmulRunner(cudaStream_t stream, int sm_count) : stream_(stream), sm_count_(sm_count > 0 ? sm_count : 1) {}
 
     // out[t * out_stride + r] = row r of w . x[t] for t < n (x: n rows of w.k floats, stride
@@ -85,9 +85,15 @@ private:
     void run_prepared(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
                       uint64_t rows_per_group, uint64_t group_offset);
     bool batched(uint64_t tiles) const { return 2 * tiles >= static_cast<uint64_t>(sm_count_); }
+    // K splits of a batched float product of `tiles` (row x token) tiles: enough blocks for
+    // ~4 per multiprocessor, each split at least kMinSplitSteps K steps (fixed for a shape and
+    // GPU, so results are reproducible).
+    static constexpr uint32_t kMinSplitSteps = 8, kMaxSplits = 64;
+    uint32_t float_splits(uint64_t tiles, uint32_t k, WType t) const;
     cudaStream_t stream_;
     int sm_count_;
     ActivationBuffer act_;
+    DeviceScratch partial_;  // split-K slices of batched float products
     // The input act_ holds codes of (quantized kinds only).
     struct Prepared {
         bool valid = false;

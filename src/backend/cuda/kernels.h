@@ -137,7 +137,7 @@ struct MatvecArgs {
 void launch_matvec_quant(const MatvecArgs &a, cudaStream_t stream);
 void launch_matvec_float(const MatvecArgs &a, cudaStream_t stream);
 
-// ---- batched products on tensor cores (mmq.cu: quantized weights; mma_half.cu: F16/BF16) ----
+// ---- batched products (mmq.cu: quantized weights, int8 tensor cores; mma_half.cu: float weights) ----
 // Tokens of a batched product: either tokens 0..n-1 in order, or (MoE) groups of (token,
 // expert) pairs: tile i covers pairs[tile_begin[i] .. + tile_count[i]) of expert
 // tile_expert[i], activation row pair / act_div, output row pair.
@@ -154,12 +154,18 @@ constexpr uint32_t kGemmTileTokens = 64;  // tokens per tile of the batched prod
 constexpr uint32_t kGemmTileRows = 64;    // weight rows per tile of the batched products
 // out[token * out_stride + r] = row r (of expert e when grouped) . activation row.
 // mmq: act is Q8_0 (Q8_0 weights) or Q8_K (Q2_K/Q4_K/IQ2_XXS) quantized; results equal the
-// CPU reference's per-block arithmetic in the same order.  mma_half: act is Float, split into
-// two parts of the weight's half type (near-f32 products); w.k % 32 == 0.
+// CPU reference's per-block arithmetic in the same order.
 void launch_mmq(const DevWeight &w, const DevAct &act, const GemmTokens &tok, float *out, uint64_t out_stride,
                 cudaStream_t stream);
-void launch_mma_half(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
-                     cudaStream_t stream);
+// Float weights, act Float: F16/BF16 on tensor cores with the activation split into two parts
+// of the weight's half type (near-f32 products, f32 sums), F32 with exact products summed in
+// double.  `splits` > 1 cuts K into up to that many ranges computed by separate blocks into
+// `partial` (gemm_float_partial_bytes), then added in range order (deterministic).
+bool gemm_float_supported(const DevWeight &w, const DevAct &act);  // type, alignment, w.k
+uint32_t gemm_float_step(WType t);  // K elements per step (splits are whole steps)
+size_t gemm_float_partial_bytes(WType t, uint32_t n, uint64_t rows, uint32_t splits);
+void launch_gemm_float(const DevWeight &w, const DevAct &act, uint32_t n, float *out, uint64_t out_stride,
+                       uint32_t splits, void *partial, cudaStream_t stream);
 
 // ---- norms and elementwise (norm.cu, elementwise.cu) ----
 // With q8 (rms_norm_q8_supported), also the Q8_0 codes (rows x dim) and scales (rows x dim
