@@ -14,7 +14,7 @@ CC=/tmp/dstar_cuda_check
 mkdir -p /tmp/dstar_kernel_profile
 for l in 2 4; do ln -sf "$CC/flash$l.gguf" "/tmp/dstar_kernel_profile/flash$l.gguf"; done
 OUT=$OUT/prof_decode bench/device/kernel_profile.sh "$C" 2 > /dev/null 2>&1
-PROMPT=2048 GEN=1 SKIP=900 COUNT=450 OUT=$OUT/prof_prefill bench/device/kernel_profile.sh "$C" 4 > /dev/null 2>&1
+PROMPT=4096 GEN=1 CHUNK=4096 SKIP=0 COUNT=1500 OUT=$OUT/prof_prefill bench/device/kernel_profile.sh "$C" 4 > /dev/null 2>&1
 {
     for p in "512 256" "4096 2048"; do
         set -- $p

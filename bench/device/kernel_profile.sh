@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-kernel GPU time and DRAM bytes of CUDA decode steps (ncu, clocks left alone), from
 # the repository root on the GPU machine, after bench/device/build_cuda.sh:
-#   [PROMPT=N GEN=N SKIP=N COUNT=N] bench/device/kernel_profile.sh [CARRY] [LAYERS]
+#   [PROMPT=N GEN=N CHUNK=N SKIP=N COUNT=N] bench/device/kernel_profile.sh [CARRY] [LAYERS]
 # Synthesises a flash-width q2 file of LAYERS (default 2) layers, runs a short prefill and
 # a few decode steps under ncu and writes $OUT/kernels.csv (one row per kernel launch) and
 # $OUT/kernels_summary.txt (per kernel name: launches, mean us, GB/s from DRAM).
@@ -21,7 +21,7 @@ F=$W/flash$LAYERS.gguf
 DSTAR_CUDA_GRAPHS=0 timeout 400 ncu --clock-control none --csv --page raw --print-units base \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,launch__grid_size,launch__block_size,launch__registers_per_thread \
     --launch-skip "${SKIP:-400}" --launch-count "${COUNT:-300}" \
-    "$W/bin/dstar-bench" --cuda -m "$F" --prompt "${PROMPT:-16}" --gen "${GEN:-16}" --chunk 256 > "$OUT/kernels.csv" 2> "$OUT/ncu.err"
+    "$W/bin/dstar-bench" --cuda -m "$F" --prompt "${PROMPT:-16}" --gen "${GEN:-16}" --chunk "${CHUNK:-256}" > "$OUT/kernels.csv" 2> "$OUT/ncu.err"
 python3 - "$OUT/kernels.csv" > "$OUT/kernels_summary.txt" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(open(sys.argv[1])) if r]
