@@ -149,16 +149,16 @@ TEST_P(CudaMoeExperts, MatchCpu) {
 }
 
 // The model's expert count and experts per token with batches whose pair lists take several
-// rounds of the grouping kernel (300 tokens: 1800 pairs) and two grouped sub-batches (520
-// tokens: 512 + 8); experts drawn unevenly, so some get several tiles and some none.  Rows
-// of 3 K steps (gate/up, 768) and 2 (down, 512) run the batched kernel's weight prefetch
-// through both register sets and a refill.
+// rounds of the grouping kernel (300 tokens: 1800 pairs) and two grouped sub-batches (4,100
+// tokens: moe_op.cpp's 4,096 + 4, the first giving each expert many tiles); experts drawn
+// unevenly, so some get several tiles and some none.  Rows of 3 K steps (gate/up, 768) and 2
+// (down, 512) run the batched kernel's weight prefetch through both register sets and a refill.
 TEST(CudaMoe, GroupedModelExperts) {
     DSTAR_REQUIRE_GPU();
     Backends &b = *backends();
     const uint32_t n_expert = 256, k = 6, d_in = 768, ff = 512, d_out = 256;
     const ExpertWeights ew(b, TensorType::IQ2_XXS, TensorType::Q2_K, d_in, ff, d_out, n_expert, 4);
-    for (uint32_t n : {300u, 520u}) {
+    for (uint32_t n : {300u, 4100u}) {
         std::mt19937 rng(1000 + n);
         std::vector<int32_t> sel(size_t{n} * k);
         std::vector<float> wts(size_t{n} * k);

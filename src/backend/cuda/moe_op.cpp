@@ -10,6 +10,9 @@
 
 namespace dstar::backend::cuda {
 
+// Most tokens of one expert-grouped sub-batch (see run_moe).
+constexpr uint32_t kMoeGroupTokens = 4096;
+
 void run_moe(cudaStream_t stream, MoeScratch &s, const DevWeight &gate, const DevWeight &up, const DevWeight &down,
              const float *x, const int32_t *sel, const float *weights, uint32_t n, uint32_t k, float clamp,
              float *out) {
@@ -40,8 +43,13 @@ void run_moe(cudaStream_t stream, MoeScratch &s, const DevWeight &gate, const De
         }
         return;
     }
-    // Grouped by expert, in sub-batches whose pair list fits the grouping kernel.
-    const uint32_t per = std::max<uint32_t>(1, std::min<uint32_t>(512, 8192 / k));
+    // Grouped by expert, in sub-batches of up to kMoeGroupTokens tokens: every sub-batch
+    // streams all 256 experts' weights once per token tile, so the bigger the sub-batch, the
+    // fuller the tiles (a 4,096-token sub-batch gives each expert ~96 tokens; the former
+    // 512-token sub-batches gave ~12 in tiles of 64 and read the weights 8 times per chunk).
+    // The cap bounds the scratch: gate, up and SwiGLU outputs (pairs x ff floats each) and
+    // the per-pair down outputs (pairs x d_out floats), ~1 GB at 4,096 tokens of the model.
+    const uint32_t per = std::max<uint32_t>(1, std::min<uint32_t>(kMoeGroupTokens, 65535u * kGemmTileTokens / (2 * k)));
     for (uint32_t t0 = 0; t0 < n; t0 += per) {
         const uint32_t ns = std::min(per, n - t0), np = ns * k;
         const uint32_t max_tiles = np / kGemmTileTokens + 1 + static_cast<uint32_t>(n_expert);
