@@ -194,6 +194,18 @@ public:
     virtual void matmul_hc_post(float *out_hc, float *y, const Weight &w, const float *x, const float *plus,
                                 const float *res_hc, const float *post, const float *comb, uint32_t n, uint32_t n_hc);
 
+    // ---- side sections (concurrency hints) ----
+    // Ops called between side_begin() and side_end() form a side section: a backend may run
+    // them concurrently with the ops called after side_end(), up to side_join(); ops after
+    // side_join() see everything the section wrote.  The model keeps the two apart: neither
+    // writes what the other reads or writes (the shared expert next to the router and routed
+    // experts; the KV head's norm and RoPE next to the query path).  A backend may restrict
+    // which ops a section may hold and fail on others; sections do not nest.  The base class
+    // runs everything in call order, so results never depend on the hints.
+    virtual void side_begin() {}
+    virtual void side_end() {}
+    virtual void side_join() {}
+
     // ---- evaluation steps (graph replay) ----
     // model::Forward brackets the ops of each evaluation with begin_step and end_step.  A
     // backend that can record queued work (CUDA graphs) may, for a step whose `key` it has

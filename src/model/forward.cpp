@@ -207,11 +207,14 @@ void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t p
     be_.matmul_multi(outs, ws, n_proj, s.nrm, n);
 
     // Low-rank Q with its norm; per-head norm and RoPE of Q, KV norm, RoPE and FP8 rounding.
+    // The KV row's norm and RoPE touch only s.kv: a side section next to the query path.
+    be_.side_begin();
+    be_.head_norm_rope(s.kv, &b[L::AttnKvANorm], n, 1, c.head_dim, c.rms_eps, b.rope, pos0, num_.qat);
+    be_.side_end();
     be_.rms_norm(s.qn, s.qa, &b[L::AttnQANorm], n, c.q_lora, c.rms_eps);
     be_.matmul(s.q, b[L::AttnQB], s.qn, n);
     if (idx_queries) be_.matmul(s.iq, b[L::IndexerAttnQB], s.qn, n);
     be_.head_norm_rope(s.q, nullptr, n, c.n_head, c.head_dim, c.rms_eps, b.rope, pos0, false);
-    be_.head_norm_rope(s.kv, &b[L::AttnKvANorm], n, 1, c.head_dim, c.rms_eps, b.rope, pos0, num_.qat);
     if (idx_queries) {
         // The indexer only matters once more rows exist than it keeps (model.md §3.5).
         be_.rope(s.iq, n, c.idx_q_dim(), c.idx_head, c.idx_head_dim, b.rope, pos0, false);
@@ -221,6 +224,7 @@ void Forward::attention_layer(uint32_t l, KvState &state, uint32_t n, uint32_t p
         ab.idx_q = s.iq;
         ab.idx_w = s.iw;
     }
+    be_.side_join();
     be_.attention(state.layers()[l], b.attn, ab, num_);
 
     // Undo the rotation carried by the values, grouped low-rank output, HC post.
@@ -236,17 +240,21 @@ void Forward::ffn_layer(uint32_t l, const int32_t *tokens, uint32_t n) {
     const ModelConfig &c = cfg_;
     be_.hc_pre_norm(b.hc_ffn, b[L::FfnNorm], s.x_hc, n, c.n_hc, c.n_embd, c.sinkhorn_iters, c.rms_eps, c.hc_eps,
                     s.cur, s.nrm, s.post, s.comb);
+    // Shared expert: the same clamped SwiGLU as the routed experts, no router weight; it
+    // reads only the norm, so it is a side section next to the router and routed experts.
+    const float clamp = c.swiglu_clamp[l];
+    be_.side_begin();
+    be_.gate_up_swiglu(s.smid, s.sg, s.su, b[L::FfnGateShexp], b[L::FfnUpShexp], s.nrm, n, clamp);
+    be_.side_end();
     // Router: scores for every layer; hash layers take the experts from the token id.
     be_.matmul(s.router, b[L::FfnGateInp], s.nrm, n);
     const Weight *tid = c.is_hash_layer(l) ? &b[L::FfnGateTid2eid] : nullptr;
     const Weight *bias = c.is_hash_layer(l) ? nullptr : &b[L::ExpProbsB];
     be_.route(s.router, bias, tid, tokens, n, c.n_expert, c.n_expert_used, c.expert_weights_scale, s.sel, s.wts);
-    const float clamp = c.swiglu_clamp[l];
     be_.moe(s.routed, b[L::FfnGateExps], b[L::FfnUpExps], b[L::FfnDownExps], s.nrm, s.sel, s.wts, n,
             c.n_expert_used, clamp);
-    // Shared expert: the same clamped SwiGLU, no router weight; its output plus the routed
-    // experts' is the sublayer output.
-    be_.gate_up_swiglu(s.smid, s.sg, s.su, b[L::FfnGateShexp], b[L::FfnUpShexp], s.nrm, n, clamp);
+    // The shared expert's down projection plus the routed experts' output is the sublayer output.
+    be_.side_join();
     be_.matmul_hc_post(s.x_hc2, s.y, b[L::FfnDownShexp], s.smid, s.routed, s.x_hc, s.post, s.comb, n, c.n_hc);
     std::swap(s.x_hc, s.x_hc2);
 }

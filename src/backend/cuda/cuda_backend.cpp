@@ -2,6 +2,7 @@
 #include "backend/cuda/cuda_backend.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/cuda/check.h"
@@ -39,6 +40,15 @@ CudaBackend::CudaBackend(int device) {
     }
     mm_ = std::make_unique<MatmulRunner>(stream_, sm_count_);
     prof_ = std::make_unique<OpProfiler>(stream_);
+    {
+        // Side sections, unless turned off or the profiler times ops one by one on stream_.
+        const char *v = std::getenv("DSTAR_CUDA_LANES");
+        lanes_ = !(v && std::strcmp(v, "0") == 0) && !prof_->on();
+        check(cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking), "cudaStreamCreate (side)");
+        check(cudaEventCreateWithFlags(&side_fork_, cudaEventDisableTiming), "cudaEventCreate (side)");
+        check(cudaEventCreateWithFlags(&side_done_, cudaEventDisableTiming), "cudaEventCreate (side)");
+        mm_side_ = std::make_unique<MatmulRunner>(side_stream_, sm_count_);
+    }
     step_ = std::make_unique<StepParams>(stream_);
     // The per-op profiler times ops one by one: nothing is recorded while it is on.
     graphs_ = std::make_unique<StepGraphs>(stream_, !prof_->on());
@@ -52,6 +62,11 @@ CudaBackend::~CudaBackend() {
     prof_.reset();
     uploader_.reset();
     mm_.reset();
+    mm_side_.reset();
+    cudaStreamSynchronize(side_stream_);
+    cudaEventDestroy(side_fork_);
+    cudaEventDestroy(side_done_);
+    cudaStreamDestroy(side_stream_);
     for (auto &kv : owned_) cudaFree(kv.first);
     for (void *p : weights_) cudaFree(p);
     if (tokens_dev_) cudaFree(tokens_dev_);
@@ -113,6 +128,7 @@ void CudaBackend::fill(float *dst, float value, size_t n) {
 }
 
 void CudaBackend::copy(float *dst, const float *src, size_t n) {
+    main_lane("copy");  // copy_tmp_
     mm_->forget();
     if (n == 0 || dst == src) return;
     const size_t bytes = n * sizeof(float);
@@ -163,6 +179,7 @@ Weight CudaBackend::bind(const model::WeightTensor &t, bool as_f32_vector) {
 
 void CudaBackend::embed(const Weight &te, const int32_t *tokens, uint32_t n, uint32_t n_hc, float *x_hc) {
     OpScope scope(*prof_, "embed");
+    main_lane("embed");
     mm_->forget();
     for (uint32_t t = 0; t < n; t++)
         if (tokens[t] < 0 || static_cast<uint64_t>(tokens[t]) >= te.ne1)
@@ -198,6 +215,7 @@ void CudaBackend::matmul_grouped(float *out, const Weight &w, const float *x, ui
 void CudaBackend::hc_pre(const HcWeights &hc, const float *x_hc, uint32_t n, uint32_t n_hc, uint32_t embd,
                          uint32_t iters, float rms_eps, float hc_eps, float *out, float *post, float *comb) {
     OpScope scope(*prof_, "hc_pre");
+    main_lane("hc_pre");
     mm_->forget();
     if (n_hc == 0 || n_hc > 16) fail("CUDA hyper-connections support 1..16 streams (got %u)", n_hc);
     const uint64_t hc_dim = uint64_t{n_hc} * embd;
@@ -222,6 +240,7 @@ void CudaBackend::hc_pre(const HcWeights &hc, const float *x_hc, uint32_t n, uin
 void CudaBackend::hc_post(float *out_hc, const float *y, const float *res_hc, const float *post, const float *comb,
                           uint32_t n, uint32_t n_hc, uint32_t embd) {
     OpScope scope(*prof_, "hc_post");
+    main_lane("hc_post");
     mm_->forget();
     launch_hc_post(out_hc, y, res_hc, post, comb, n, n_hc, embd, stream_);
 }
@@ -229,6 +248,7 @@ void CudaBackend::hc_post(float *out_hc, const float *y, const float *res_hc, co
 void CudaBackend::hc_head(const Weight &fn, const Weight &scale, const Weight &base, const float *x_hc, uint32_t n,
                           uint32_t n_hc, uint32_t embd, float rms_eps, float hc_eps, float *out) {
     OpScope scope(*prof_, "hc_head");
+    main_lane("hc_head");
     mm_->forget();
     if (n_hc == 0 || n_hc > 16) fail("CUDA hyper-connections support 1..16 streams (got %u)", n_hc);
     const uint64_t hc_dim = uint64_t{n_hc} * embd;
@@ -291,6 +311,7 @@ void CudaBackend::swiglu(float *out, const float *g, const float *u, size_t n, f
 
 void CudaBackend::attention(LayerState &st, const AttentionWeights &w, const AttentionBatch &b, const Numerics &num) {
     OpScope scope(*prof_, "attention");
+    main_lane("attention");
     mm_->forget();
     run_attention(stream_, sm_count_, attn_, st, w, b, num, step_->pos(b.pos0), step_->active());
 }
@@ -298,6 +319,7 @@ void CudaBackend::attention(LayerState &st, const AttentionWeights &w, const Att
 void CudaBackend::route(const float *logits, const Weight *bias, const Weight *tid2eid, const int32_t *tokens,
                         uint32_t n, uint32_t n_expert, uint32_t k, float weights_scale, int32_t *sel, float *weights) {
     OpScope scope(*prof_, "route");
+    main_lane("route");
     // It writes only sel and weights: prepared inputs elsewhere stay (the FFN norm's codes,
     // read again by the shared expert).
     mm_->forget_overlap(sel, uint64_t{n} * k * sizeof(int32_t));
@@ -321,6 +343,7 @@ void CudaBackend::route(const float *logits, const Weight *bias, const Weight *t
 void CudaBackend::moe(float *out, const Weight &gate, const Weight &up, const Weight &down, const float *x,
                       const int32_t *sel, const float *weights, uint32_t n, uint32_t k, float clamp) {
     OpScope scope(*prof_, "moe");
+    main_lane("moe");
     // It writes only `out` (n rows of the down projection's outputs) and its own buffers.
     mm_->forget_overlap(out, uint64_t{n} * down.ne1 * sizeof(float));
     run_moe(stream_, moe_, dev(gate), dev(up), dev(down), x, sel, weights, n, k, clamp, out);

@@ -86,6 +86,16 @@ public:
     bool end_step() override;
     bool abort_step() override;
 
+    // ---- side sections (cuda_fused_ops.cpp) ----
+    // A section's ops go to a second stream with its own product runner (its own activation
+    // buffers), forked from the main stream by an event and joined back by another: inside a
+    // recorded step they become a parallel branch of the graph.  Only ops whose state is the
+    // runner and the stream may be in a section (main_lane() refuses the others).
+    // DSTAR_CUDA_LANES=0, or the per-op profiler, runs sections in call order.
+    void side_begin() override;
+    void side_end() override;
+    void side_join() override;
+
     void sync() override;
 
 private:
@@ -107,6 +117,15 @@ private:
     std::unique_ptr<StepParams> step_;
     std::unique_ptr<StepGraphs> graphs_;
     bool recording_ = false;
+    // Side sections: the stream, runner and events of the side lane; in_side_ while a
+    // section's ops are being called (stream_ and mm_ are then the side lane's), side_open_
+    // from side_end() until side_join().
+    cudaStream_t side_stream_ = nullptr;
+    cudaEvent_t side_fork_ = nullptr, side_done_ = nullptr;
+    std::unique_ptr<MatmulRunner> mm_side_;
+    bool lanes_ = false, in_side_ = false, side_open_ = false;
+    // Fails when called inside a side section: for ops that keep buffers of their own.
+    void main_lane(const char *op) const;
     std::mutex mu_;
     std::unordered_map<void *, size_t> owned_;
     std::vector<void *> weights_;

@@ -1,6 +1,8 @@
 // The CUDA backend's fused ops and step hooks (cuda_backend.h).  A fused op runs as fewer
 // kernels where its shape has them (decode: a few tokens), else as the base class's
 // sequence of plain ops.
+#include <utility>
+
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "common/error.h"
@@ -16,6 +18,7 @@ void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const flo
         return;
     }
     OpScope scope(*prof_, "hc_pre_norm");
+    main_lane("hc_pre_norm");
     mm_->forget();
     // The norm's Q8_0 codes too: the attention input projections and the shared expert read them.
     MatmulRunner::Q8Out q8;
@@ -97,6 +100,41 @@ void CudaBackend::matmul_hc_post(float *out_hc, float *y, const Weight &w, const
     mm_->matmul_hc_post(dev(w), x, n, hc);
 }
 
+// ---- side sections ----
+
+void CudaBackend::main_lane(const char *op) const {
+    if (in_side_) fail("CUDA backend: op %s keeps buffers of its own and cannot run in a side section", op);
+}
+
+void CudaBackend::side_begin() {
+    if (in_side_ || side_open_) fail("CUDA backend: side sections do not nest");
+    if (!lanes_) return;
+    // The section starts after everything queued so far, on the side stream.
+    check(cudaEventRecord(side_fork_, stream_), "cudaEventRecord (side fork)");
+    check(cudaStreamWaitEvent(side_stream_, side_fork_, 0), "cudaStreamWaitEvent (side fork)");
+    std::swap(stream_, side_stream_);
+    std::swap(mm_, mm_side_);
+    mm_->forget();  // the side runner's activations are from an earlier section
+    in_side_ = true;
+}
+
+void CudaBackend::side_end() {
+    if (!in_side_) return;
+    check(cudaEventRecord(side_done_, stream_), "cudaEventRecord (side done)");
+    std::swap(stream_, side_stream_);
+    std::swap(mm_, mm_side_);
+    in_side_ = false;
+    side_open_ = true;
+}
+
+void CudaBackend::side_join() {
+    if (in_side_) fail("CUDA backend: side_join inside a side section");
+    if (!side_open_) return;
+    check(cudaStreamWaitEvent(stream_, side_done_, 0), "cudaStreamWaitEvent (side join)");
+    side_open_ = false;
+    mm_->forget();  // the section wrote memory that prepared activations may have read
+}
+
 // ---- steps ----
 
 Backend::StepStart CudaBackend::begin_step(const StepInfo &info) {
@@ -126,6 +164,9 @@ bool CudaBackend::end_step() {
 }
 
 bool CudaBackend::abort_step() {
+    // An op that threw inside a side section: back to the main lane, joined.
+    side_end();
+    side_join();
     if (!step_->active()) return false;
     mm_->forget();
     if (recording_) {
