@@ -6,19 +6,20 @@
 #   device run: carry=["build-cuda-carry"] command="bench/device/cuda_check.sh"
 # Binaries link libstdc++/libgcc and the CUDA runtime statically (the device image has
 # neither our Debian libraries nor a matching libstdc++); ARCH picks the GPU code (default
-# 90a-real: Hopper, the lent machines).
+# 90a-real: Hopper, the lent machines); BUILD names the build directory (default build-cuda).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=${DSTAR_SHARED_DIR:-../shared}
-cmake -S . -B build-cuda -G Ninja -DDSTAR_CUDA=ON -DDSTAR_WERROR=ON -DDSTAR_BENCH=OFF \
+B=${BUILD:-build-cuda}
+cmake -S . -B "$B" -G Ninja -DDSTAR_CUDA=ON -DDSTAR_WERROR=ON -DDSTAR_BENCH=OFF \
       -DCMAKE_CUDA_ARCHITECTURES="${ARCH:-90a-real}" \
       -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" > /dev/null
-ninja -C build-cuda backend_cuda_test dstar-compare-backends dstar-bench dstar-gguf > /dev/null
+ninja -C "$B" backend_cuda_test dstar-compare-backends dstar-bench dstar-gguf > /dev/null
 C=build-cuda-carry
 rm -rf "$C"
 mkdir -p "$C/bin" "$C/data/oracle" "$C/data/hf-ref"
-cp build-cuda/tests/backend/backend_cuda_test build-cuda/tests/backend/dstar-compare-backends \
-   build-cuda/src/cli/dstar-bench build-cuda/src/cli/dstar-gguf "$C/bin/"
+cp "$B"/tests/backend/backend_cuda_test "$B"/tests/backend/dstar-compare-backends \
+   "$B"/src/cli/dstar-bench "$B"/src/cli/dstar-gguf "$C/bin/"
 strip "$C"/bin/*
 # Binaries and the tokenizer compress about 8x and 6x; the oracle GGUFs (random codes) do
 # not, and travel as they are (the checker needs the very files ds4 ran).
