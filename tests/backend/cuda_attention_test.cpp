@@ -3,6 +3,8 @@
 // every layer kind: raw window only, ratio 4 with the indexer (its top-k active), ratio 16
 // and 128, with the QAT simulations on, and a transformers-like shape with them off and
 // PyTorch tie order.  After every batch the outputs and the whole layer state are compared.
+// Batches of 64 tokens or more (QAT on) run the tensor-core kernel, smaller ones the
+// CUDA-core kernel with row splits.
 //
 // Tolerances: the raw ring and the compressor frontiers are copies and single additions
 // (equal bits required).  Compressed rows pool with expf, whose CUDA and glibc versions may
@@ -11,6 +13,8 @@
 // at most 0.1% of the values).  The attention outputs then agree to a relative 1e-3
 // (softmax summation order, expf); a bug (wrong row, position, mask or state) is O(1).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "backend/cuda_test_util.h"
 #include "common/error.h"
@@ -144,7 +148,9 @@ TEST_P(CudaAttention, BatchesAndStepsMatchCpu) {
     DSTAR_REQUIRE_GPU();
     Backends &b = *backends();
     const Shape &s = GetParam();
-    const uint32_t ctx = 1024;
+    uint32_t ctx = 0;
+    for (uint32_t n : s.batches) ctx += n;
+    ctx = std::max(ctx, 1024u);
     Layer layer(s, ctx);
     const model::RopeParams rope = rope_for(s);
     Numerics num;
@@ -223,7 +229,18 @@ INSTANTIATE_TEST_SUITE_P(
         Shape{"flash_ratio4_idx64", 4, true, true, 512, 64, 128, 8, 128, 64, 16, Numerics::IndexerTies::Lowest,
               {100, 1, 2, 1}},
         Shape{"ratio4_idx40", 4, true, true, 192, 64, 16, 4, 128, 40, 8, Numerics::IndexerTies::Lowest, kBatches},
-        Shape{"hf_torch_ties", 4, true, false, 64, 16, 8, 4, 16, 2, 3, Numerics::IndexerTies::Torch, kBatches}),
+        Shape{"hf_torch_ties", 4, true, false, 64, 16, 8, 4, 16, 2, 3, Numerics::IndexerTies::Torch, kBatches},
+        // Batches of >= 64 tokens take the tensor-core kernel (attention_mma.cu): the ring
+        // wrapping, indexer lists in the middle of a batch (top-64 from position 259), odd
+        // head counts (a partial 16-head tile, idle warps) and row counts, a 4,096-token chunk.
+        Shape{"mma_flash_ratio4", 4, true, true, 512, 64, 128, 24, 128, 8, 64, Numerics::IndexerTies::Lowest,
+              {64, 1, 300, 1, 700, 3, 1}},
+        Shape{"mma_ratio16_odd", 16, false, true, 192, 64, 16, 40, 0, 0, 0, Numerics::IndexerTies::Lowest,
+              {64, 77, 1, 129, 3, 1000, 1}},
+        Shape{"mma_window_64heads", 0, false, true, 512, 64, 128, 64, 0, 0, 0, Numerics::IndexerTies::Lowest,
+              {100, 1, 250, 1, 64}},
+        Shape{"mma_flash_ratio128_4k", 128, false, true, 512, 64, 128, 32, 0, 0, 0, Numerics::IndexerTies::Lowest,
+              {4096, 1, 65, 1}}),
     [](const ::testing::TestParamInfo<Shape> &i) { return std::string(i.param.name); });
 
 }  // namespace

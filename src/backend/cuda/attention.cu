@@ -1,8 +1,9 @@
 // Attention with the sink over each token's visible rows (model.md §3.3 step 11): the raw
 // window (positions before the batch from the ring, the batch's own rows straight from its
 // KV input, f16-rounded as the ring would hold them) and the compressed rows (all rows
-// emitted so far, or the indexer's list).  Decode and prefill run the same kernel; each
-// token has its own visible set, so tokens are independent blocks.
+// emitted so far, or the indexer's list).  Decode and small batches run this kernel (larger
+// batches the tensor-core one, attention_mma.cu); each token has its own visible set, so
+// tokens are independent blocks.
 //
 // A block handles 4 heads of one token (K = V is shared by all heads: each row is loaded
 // once for the 4) and a range of its rows; each warp keeps an online softmax (running max,
@@ -11,6 +12,7 @@
 // fixed order.  No atomics: the result does not depend on timing.
 #include <algorithm>
 
+#include "backend/cuda/attention_rows.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device.cuh"
 #include "backend/cuda/launch.cuh"
@@ -24,25 +26,6 @@ namespace {
 constexpr int kHeads = 4;      // heads per block
 constexpr int kMaxE = 16;      // values per lane: head_dim <= 512
 constexpr int kWarps = 4;
-
-struct RowSet {
-    uint32_t n_raw, raw_first, n_comp;
-    const int32_t *list;  // indexer rows, or null: rows 0 .. n_comp-1
-};
-
-__device__ __forceinline__ RowSet visible_rows(const AttentionArgs &a, uint32_t pos0, uint32_t t) {
-    const uint32_t pos = pos0 + t;
-    RowSet s;
-    s.n_raw = min(pos + 1, a.window);
-    s.raw_first = pos + 1 - s.n_raw;
-    s.n_comp = a.ratio ? (pos + 1) / a.ratio : 0;
-    s.list = nullptr;
-    if (a.sel && t >= a.sel_t0) {
-        s.list = a.sel + uint64_t{t - a.sel_t0} * a.sel_stride;
-        s.n_comp = a.sel_count ? static_cast<uint32_t>(a.sel_count[t - a.sel_t0]) : a.sel_stride;
-    }
-    return s;
-}
 
 __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
@@ -74,20 +57,9 @@ __global__ void __launch_bounds__(128) attention_kernel(AttentionArgs a) {
     }
 
     for (uint32_t r = r_begin + warp; r < r_end; r += kWarps) {
-        const float *krow;
-        bool round = false;
-        if (r < rs.n_raw) {
-            const uint32_t p = rs.raw_first + r;
-            if (p >= pos0) {
-                krow = a.kv + uint64_t{p - pos0} * hd;
-                round = a.qat;  // the ring stores f16-rounded rows
-            } else {
-                krow = a.raw + uint64_t{p % a.raw_cap} * hd;
-            }
-        } else {
-            const uint32_t c = rs.list ? static_cast<uint32_t>(rs.list[r - rs.n_raw]) : r - rs.n_raw;
-            krow = a.comp + uint64_t{c} * hd;
-        }
+        bool batch;
+        const float *krow = visible_row(a, rs, pos0, r, batch);
+        const bool round = batch && a.qat;  // the ring stores f16-rounded rows
         float k[kMaxE];
 #pragma unroll
         for (int i = 0; i < kMaxE; i++) {
@@ -190,6 +162,10 @@ void launch_attention(const AttentionArgs &a, cudaStream_t stream) {
     if (a.n == 0) return;
     if (a.head_dim % 32 != 0 || a.head_dim > 32 * kMaxE)
         fail("CUDA attention needs a head size that is a multiple of 32 up to %d (got %u)", 32 * kMaxE, a.head_dim);
+    if (a.splits == 1 && attention_mma_eligible(a.n, a.n_head, a.head_dim, a.qat)) {
+        launch_attention_mma(a, stream);
+        return;
+    }
     const dim3 grid((a.n_head + kHeads - 1) / kHeads, a.n, a.splits);
     const size_t smem = size_t{kWarps} * kHeads * a.head_dim * sizeof(float);
     launch_pdl("attention_kernel", attention_kernel, dim3(grid), dim3(128), smem, stream, a);

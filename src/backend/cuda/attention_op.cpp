@@ -179,7 +179,8 @@ void run_attention(cudaStream_t stream, int sm_count, AttentionScratch &scratch,
     const uint64_t blocks = uint64_t{(w.n_head + 3) / 4} * n;
     const uint64_t target = 2 * static_cast<uint64_t>(std::max(sm_count, 1));
     uint32_t splits = 1;
-    if (blocks < target) {
+    // The tensor-core kernel takes each token's rows whole.
+    if (blocks < target && !attention_mma_eligible(n, w.n_head, hd, num.qat)) {
         const uint64_t most_comp = aa.sel ? w.idx_top_k : (ratio ? st.comp_cap : 0);
         const uint64_t rows = step ? uint64_t{w.window} + most_comp
                                    : uint64_t{std::min(w.window, pos0 + n)} + visible_comp;

@@ -238,7 +238,7 @@ void launch_hc_mix(const DevWeight &fn, const float *x, uint32_t n, float rms_ep
 void launch_hc_head_sum(const float *mix, const float *scale, const float *base, const float *x_hc, uint32_t n,
                         uint32_t n_hc, uint32_t embd, float hc_eps, float *out, cudaStream_t stream);
 
-// ---- attention (compressor.cu, indexer.cu, attention.cu) ----
+// ---- attention (compressor.cu, indexer.cu, attention.cu, attention_mma.cu) ----
 // One streaming compressor (model.md §3.4) over a batch of n tokens at pos0..
 struct CompressorArgs {
     float *state_kv = nullptr, *state_score = nullptr;  // frontier [coff*ratio][width]
@@ -297,6 +297,12 @@ struct AttentionArgs {
     uint32_t splits = 1;
     bool qat = true;
 };
+// Batches that the tensor-core kernel (attention_mma.cu) takes whole (splits must be 1):
+// qat (f16 rows), at least 64 tokens, up to 64 heads of a multiple of 32 up to 512 values,
+// a GPU with enough shared memory, and DSTAR_CUDA_ATTN_MMA not 0.
+bool attention_mma_eligible(uint32_t n, uint32_t n_head, uint32_t head_dim, bool qat);
+void launch_attention_mma(const AttentionArgs &a, cudaStream_t stream);
+// Runs the tensor-core kernel when eligible and a.splits == 1, else the CUDA-core one.
 void launch_attention(const AttentionArgs &a, cudaStream_t stream);
 
 // ---- router and routed experts (moe_route.cu, moe_experts.cu) ----
