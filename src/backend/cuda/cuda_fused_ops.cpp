@@ -1,11 +1,19 @@
 // The CUDA backend's fused ops and step hooks (cuda_backend.h).  A fused op runs as fewer
 // kernels where its shape has them (decode: a few tokens), else as the base class's
 // sequence of plain ops.
+#include <cstdlib>
+#include <cstring>
+
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "common/error.h"
 
 namespace dstar::backend::cuda {
+
+bool cuda_switch(const char *name) {
+    const char *v = std::getenv(name);
+    return !(v && std::strcmp(v, "0") == 0);
+}
 
 void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const float *x_hc, uint32_t n, uint32_t n_hc,
                               uint32_t embd, uint32_t iters, float rms_eps, float hc_eps, float *out, float *norm_out,
