@@ -120,7 +120,8 @@ TEST(CudaElementwise, HeadNormRope) {
         bool weight, fp8;
     };
     for (const Case &c : {Case{64, 512, false, false}, Case{1, 512, true, true}, Case{5, 128, true, true},
-                          Case{3, 256, false, true}, Case{6, 200, true, false}, Case{7, 66 + 64, false, false},
+                          Case{3, 256, false, true}, Case{6, 200, true, false}, Case{3, 96, true, false},
+                          Case{7, 66 + 64, false, false},
                           Case{2, 1024, true, true}}) {
         for (uint32_t layer : {0u, 2u}) {
             const model::RopeParams p = model::rope_params(cfg, layer);
@@ -139,6 +140,95 @@ TEST(CudaElementwise, HeadNormRope) {
                                                        c.head_dim, c.weight ? " w" : "", c.fp8 ? " fp8" : "", layer,
                                                        pos0, n);
                     if (n == 1) report(what, d);
+                    EXPECT_EQ(d.bad, 0u) << what;
+                    EXPECT_LE(d.max_abs, 2e-6 * d.ref_max) << what;
+                }
+            }
+        }
+    }
+}
+
+// The block-per-head kernel (a warp per 128 values, the default) against the warp-per-head
+// kernel (DSTAR_CUDA_HEAD_SPLIT=0): the same operations per value and the same order of the
+// sum of squares, so equal bits are required.  The model's query heads and KV head, small and
+// partly idle heads.
+TEST(CudaElementwise, HeadNormRopeSplitMatchesWarpKernel) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const model::ModelConfig cfg = model::ModelConfig::flash();
+    struct Case {
+        uint32_t n_head, head_dim;
+        bool weight, fp8;
+    };
+    for (const Case &c : {Case{64, 512, false, false}, Case{1, 512, true, true}, Case{5, 128, true, true},
+                          Case{3, 256, false, true}, Case{6, 200, true, false}, Case{3, 96, true, false}}) {
+        for (uint32_t layer : {0u, 2u}) {
+            const model::RopeParams p = model::rope_params(cfg, layer);
+            HostWeight hw = make_vector(random_floats(c.head_dim, c.head_dim + 5));
+            const Weight wg = b.gpu->bind(hw.tensor, true);
+            for (uint32_t pos0 : {0u, 1000u, 100000u}) {
+                for (uint32_t n : {1u, 3u}) {
+                    const std::vector<float> x0 =
+                        random_floats(size_t{n} * c.n_head * c.head_dim, pos0 + 3 * n + c.head_dim, 2.0f);
+                    Mirror xs(x0), xw(x0);
+                    b.gpu->head_norm_rope(xs.gpu, c.weight ? &wg : nullptr, n, c.n_head, c.head_dim, 1e-6f, p, pos0,
+                                          c.fp8);
+                    {
+                        const SwitchOff old("DSTAR_CUDA_HEAD_SPLIT");
+                        b.gpu->head_norm_rope(xw.gpu, c.weight ? &wg : nullptr, n, c.n_head, c.head_dim, 1e-6f, p,
+                                              pos0, c.fp8);
+                    }
+                    EXPECT_EQ(compare(xw.gpu_values(), xs.gpu_values()).mismatches, 0u)
+                        << strformat("head_norm_rope %ux%u layer %u pos0 %u n %u", c.n_head, c.head_dim, layer, pos0,
+                                     n);
+                }
+            }
+        }
+    }
+}
+
+// Decode's inverse RoPE of the attention output also writes its Q8_0 codes for the grouped
+// output product (MatmulRunner::produce_q8_0; DSTAR_CUDA_ROPE_Q8=0 turns it off).  The
+// rotated values must equal the plain RoPE kernel's bit for bit (and the CPU's within the
+// RoPE tolerance), and a Q8_0 grouped product of them (produced codes) must equal the same
+// product of a copy (quantized by the product).  The model's 64 heads of 512, a few heads,
+// heads of 96 (partly idle lanes) and of 64 (all rotated); 1..8 rows.
+TEST(CudaProducerQ8, RopeCodesMatchQuantizeKernel) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const model::ModelConfig cfg = model::ModelConfig::flash();
+    struct Case {
+        uint32_t n_head, head_dim, groups;
+    };
+    uint32_t seed = 700;
+    for (const Case &c : {Case{64, 512, 16}, Case{3, 512, 3}, Case{5, 96, 5}, Case{4, 64, 2}}) {
+        const uint32_t row = c.n_head * c.head_dim, gdim = row / c.groups, rank = 24;
+        HostWeight wq = make_weight(gguf::TensorType::Q8_0, gdim, uint64_t{c.groups} * rank, 1, seed++);
+        const Weight qg = b.gpu->bind(wq.tensor, false);
+        for (uint32_t layer : {0u, 2u}) {
+            const model::RopeParams p = model::rope_params(cfg, layer);
+            for (uint32_t pos0 : {0u, 1000u, 100000u}) {
+                for (uint32_t n : {1u, 3u, 8u}) {
+                    const std::vector<float> x0 = random_floats(size_t{n} * row, seed++, 2.0f);
+                    Mirror x(x0), plain(x0), copy(size_t{n} * row);
+                    b.cpu->rope(x.cpu, n, row, c.n_head, c.head_dim, p, pos0, true);
+                    b.gpu->rope(x.gpu, n, row, c.n_head, c.head_dim, p, pos0, true);
+                    // The product right after the rotation (any other op drops the codes).
+                    Mirror y(size_t{n} * c.groups * rank), y2(size_t{n} * c.groups * rank);
+                    b.gpu->matmul_grouped(y.gpu, qg, x.gpu, n, c.groups, rank);
+                    b.gpu->copy(copy.gpu, x.gpu, size_t{n} * row);
+                    b.gpu->matmul_grouped(y2.gpu, qg, copy.gpu, n, c.groups, rank);
+                    {
+                        const SwitchOff old("DSTAR_CUDA_ROPE_Q8");
+                        b.gpu->rope(plain.gpu, n, row, c.n_head, c.head_dim, p, pos0, true);
+                    }
+                    const std::string what =
+                        strformat("rope q8 %ux%u layer %u pos0 %u n %u", c.n_head, c.head_dim, layer, pos0, n);
+                    EXPECT_EQ(compare(y2.gpu_values(), y.gpu_values()).mismatches, 0u) << what << ": codes";
+                    const std::vector<float> got = x.gpu_values();
+                    EXPECT_EQ(compare(plain.gpu_values(), got).mismatches, 0u) << what << ": values";
+                    const Diff d = compare(x.cpu_values(), got);
+                    if (n == 1 && pos0 == 1000) report(what, d);
                     EXPECT_EQ(d.bad, 0u) << what;
                     EXPECT_LE(d.max_abs, 2e-6 * d.ref_max) << what;
                 }

@@ -1,5 +1,6 @@
 #include "backend/cuda_test_util.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common/error.h"
@@ -7,6 +8,18 @@
 #include "quant/blocks.h"
 
 namespace dstar::backend::test {
+
+SwitchOff::SwitchOff(const char *name) : name_(name) {
+    const char *v = std::getenv(name);
+    had_ = v != nullptr;
+    if (had_) old_ = v;
+    setenv(name, "0", 1);
+}
+
+SwitchOff::~SwitchOff() {
+    if (had_) setenv(name_, old_.c_str(), 1);
+    else unsetenv(name_);
+}
 
 Backends *backends() {
     static Backends *b = [] {

@@ -29,6 +29,21 @@ Backends *backends();
         if (!::dstar::backend::test::backends()) GTEST_SKIP() << "no CUDA GPU"; \
     } while (0)
 
+// Sets a CUDA kernel switch (DSTAR_CUDA_<NAME>, read at each launch) to 0 for its lifetime:
+// the old path, for bit-for-bit comparisons with the new one.
+class SwitchOff {
+public:
+    explicit SwitchOff(const char *name);
+    ~SwitchOff();
+    SwitchOff(const SwitchOff &) = delete;
+    SwitchOff &operator=(const SwitchOff &) = delete;
+
+private:
+    const char *name_;
+    bool had_ = false;
+    std::string old_;
+};
+
 // n normal(0, sigma) floats from `seed`.
 std::vector<float> random_floats(size_t n, uint32_t seed, float sigma = 1.0f);
 

@@ -272,7 +272,16 @@ void CudaBackend::rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, u
     OpScope scope(*prof_, "rope");
     mm_->forget();
     if (p.n_rot > head_dim) fail("RoPE: %u rotated dims exceed the head size %u", p.n_rot, head_dim);
-    launch_rope(x, n, stride, n_head, head_dim, rope_table(p), step_->pos(pos0), inverse, stream_);
+    const RopeTable table = rope_table(p);
+    // Decode's inverse rotation of the attention output: its Q8_0 codes for the grouped
+    // output product in the same launch (DSTAR_CUDA_ROPE_Q8=0: a quantize launch of its own).
+    if (inverse && cuda_switch("DSTAR_CUDA_ROPE_Q8") && producer_q8_enabled() && n <= MatmulRunner::kMatvecTokens &&
+        rope_q8_supported(x, stride, n_head, head_dim, table)) {
+        const MatmulRunner::Q8Out a = mm_->produce_q8_0(x, stride, n);
+        launch_rope_q8(x, n, n_head, head_dim, table, step_->pos(pos0), inverse, a.q, a.d, stream_);
+        return;
+    }
+    launch_rope(x, n, stride, n_head, head_dim, table, step_->pos(pos0), inverse, stream_);
 }
 
 void CudaBackend::fp8_kv_round(float *x, uint32_t rows, uint32_t head_dim, uint32_t n_rot) {

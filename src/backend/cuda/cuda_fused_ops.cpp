@@ -1,6 +1,8 @@
 // The CUDA backend's fused ops and step hooks (cuda_backend.h).  A fused op runs as fewer
 // kernels where its shape has them (decode: a few tokens), else as the base class's
 // sequence of plain ops.
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "backend/cuda/check.h"
@@ -8,6 +10,11 @@
 #include "common/error.h"
 
 namespace dstar::backend::cuda {
+
+bool cuda_switch(const char *name) {
+    const char *v = std::getenv(name);
+    return !(v && std::strcmp(v, "0") == 0);
+}
 
 void CudaBackend::hc_pre_norm(const HcWeights &hc, const Weight &norm, const float *x_hc, uint32_t n, uint32_t n_hc,
                               uint32_t embd, uint32_t iters, float rms_eps, float hc_eps, float *out, float *norm_out,

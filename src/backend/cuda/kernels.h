@@ -180,6 +180,10 @@ void launch_scale(float *x, float s, size_t n, cudaStream_t stream);
 void launch_add(float *out, const float *a, const float *b, size_t n, cudaStream_t stream);
 void launch_swiglu(float *out, const float *g, const float *u, size_t n, float clamp, cudaStream_t stream);
 
+// A kernel choice that the environment can turn off for comparisons: false when `name` is
+// set to 0 (read at each call, so tests can run both paths; cuda_fused_ops.cpp).
+bool cuda_switch(const char *name);
+
 // ---- RoPE (rope.cu) ----
 // The per-layer constants of RoPE (model::RopeParams), with ds4's per-pair YaRN blend and
 // magnitude factor evaluated on the host so that the device reproduces the CPU's floats.
@@ -192,6 +196,13 @@ struct RopeTable {
 };
 void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope,
                  DevPos pos0, bool inverse, cudaStream_t stream);
+// RoPE of n rows of n_head heads (row stride n_head * head_dim) that also writes the rows'
+// Q8_0 codes (n x n_head * head_dim) and scales (per 32), as launch_quantize_q8_0 would
+// (a producer-side quantization: MatmulRunner::produce_q8_0).  Whole heads of a multiple of
+// 32 values, at most 4096, x 16-byte aligned: rope_q8_supported.
+bool rope_q8_supported(const float *x, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope);
+void launch_rope_q8(float *x, uint32_t n, uint32_t n_head, uint32_t head_dim, const RopeTable &rope, DevPos pos0,
+                    bool inverse, int8_t *q8, float *d8, cudaStream_t stream);
 // Per-head RMS norm (optional weight w), RoPE at pos0 + t, and with fp8 the FP8 round trip
 // of the first head_dim - n_rot values, in place on n rows of n_head heads (norm.cu).
 void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head, uint32_t head_dim, float eps,

@@ -136,6 +136,14 @@ __global__ void __launch_bounds__(1024) head_norm_rope_kernel(float *x, const fl
 constexpr uint32_t kHeadMaxVec = 4;
 constexpr uint32_t kHeadsPerBlock = 4;
 
+// FP8 round trip of 4 values of a 64-block of largest magnitude amax: fp8_block_value's
+// operations with the block scale (a double log2, the slow part) formed once, not per value.
+__device__ __forceinline__ float4 fp8_quad(const float4 &v, float amax) {
+    const float sc = shared::fp8_block_scale(amax);
+    return make_float4(shared::fp8_round_value(v.x, sc), shared::fp8_round_value(v.y, sc),
+                       shared::fp8_round_value(v.z, sc), shared::fp8_round_value(v.w, sc));
+}
+
 template <uint32_t kVec>
 __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kernel(float *x, const float *w,
                                                                                  uint32_t n_head, uint32_t head_dim,
@@ -173,29 +181,7 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
     }
     // RoPE: elements e, e + 1 (e even, e >= n_nope) form pair (e - n_nope) / 2.
 #pragma unroll
-    for (uint32_t j = 0; j < kVec; j++) {
-        const uint32_t i = lane + 32 * j, e = 4 * i;
-        if (i >= n4 || e + 3 < n_nope) continue;
-        // Pair jj + 1's angle is pair jj's times theta_scale: one chain of multiplies for both.
-        const uint32_t jj = e >= n_nope ? (e - n_nope) / 2 : (e + 2 - n_nope) / 2;
-        const float ex = rope_extrap(r, pos, jj);
-        if (e >= n_nope) {
-            float c0, s0, c1, s1;
-            rope_cos_sin_at(r, ex, jj, false, c0, s0);
-            rope_cos_sin_at(r, ex * r.theta_scale, jj + 1, false, c1, s1);
-            const float x0 = v[j].x, x1 = v[j].y, x2 = v[j].z, x3 = v[j].w;
-            v[j].x = x0 * c0 - x1 * s0;
-            v[j].y = x0 * s0 + x1 * c0;
-            v[j].z = x2 * c1 - x3 * s1;
-            v[j].w = x2 * s1 + x3 * c1;
-        } else {
-            float c, s;
-            rope_cos_sin_at(r, ex, jj, false, c, s);
-            const float x0 = v[j].z, x1 = v[j].w;
-            v[j].z = x0 * c - x1 * s;
-            v[j].w = x0 * s + x1 * c;
-        }
-    }
+    for (uint32_t j = 0; j < kVec; j++) rope_quad(v[j], lane + 32 * j, n4, n_nope, r, pos, false);
     if (fp8) {
 #pragma unroll
         for (uint32_t j = 0; j < kVec; j++) {
@@ -203,12 +189,8 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
             float m = fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w)));
 #pragma unroll
             for (int o = 8; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(kFullMask, m, o));
-            if (4 * (lane + 32 * j) < n_nope) {  // the whole 64-block is below n_nope (n_nope % 64 == 0)
-                v[j].x = fp8_block_value(v[j].x, m);
-                v[j].y = fp8_block_value(v[j].y, m);
-                v[j].z = fp8_block_value(v[j].z, m);
-                v[j].w = fp8_block_value(v[j].w, m);
-            }
+            if (4 * (lane + 32 * j) < n_nope)  // the whole 64-block is below n_nope (n_nope % 64 == 0)
+                v[j] = fp8_quad(v[j], m);
         }
     }
 #pragma unroll
@@ -217,6 +199,45 @@ __global__ void __launch_bounds__(32 * kHeadsPerBlock) head_norm_rope_warp_kerne
         if (i < n4) p[i] = v[j];
     }
 }
+
+// The warp kernel's work spread over a block per (head, token): warp j holds float4
+// number lane + 32 j (the warp kernel's v[j] of that lane), so a lane loads, rotates and
+// rounds one float4 instead of up to 4 in a row (the KV head: 4 warps instead of 1).  The
+// sum of squares stays the warp kernel's: each lane adds its float4s' sums in j order through
+// shared memory (one barrier), then every warp runs the same butterfly.  Bit-identical.
+__global__ void __launch_bounds__(32 * kHeadMaxVec) head_norm_rope_split_kernel(float *x, const float *w,
+                                                                              uint32_t n_head, uint32_t head_dim,
+                                                                              float eps, RopeTable r, DevPos pos0,
+                                                                              bool fp8) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
+    __shared__ double s_sq[kHeadMaxVec][32];
+    const uint32_t lane = threadIdx.x & 31, j = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const uint32_t h = blockIdx.x, t = blockIdx.y, i = threadIdx.x;  // i = lane + 32 j
+    float4 *p = reinterpret_cast<float4 *>(x + (uint64_t{t} * n_head + h) * head_dim);
+    const uint32_t n4 = head_dim / 4, n_nope = head_dim - r.n_rot;
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    float4 v = i < n4 ? p[i] : zero;
+    const float4 wv = w && i < n4 ? __ldg(reinterpret_cast<const float4 *>(w) + i) : zero;
+    const uint32_t pos = load_pos(pos0) + t;
+    s_sq[j][lane] = sq_sum(v);
+    __syncthreads();
+    double ss = 0.0;
+    for (uint32_t k = 0; k < warps; k++) ss += s_sq[k][lane];
+    ss = warp_sum(ss);
+    const float scale = 1.0f / sqrtf(static_cast<float>(ss / static_cast<double>(head_dim)) + eps);
+    if (w) v = make_float4(v.x * scale * wv.x, v.y * scale * wv.y, v.z * scale * wv.z, v.w * scale * wv.w);
+    else v = make_float4(v.x * scale, v.y * scale, v.z * scale, v.w * scale);
+    rope_quad(v, i, n4, n_nope, r, pos, false);
+    if (fp8) {
+        // Every lane takes part in the butterflies; lanes past the head hold zeros.
+        float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+#pragma unroll
+        for (int o = 8; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(kFullMask, m, o));
+        if (4 * i < n_nope) v = fp8_quad(v, m);  // the whole 64-block is below n_nope (n_nope % 64 == 0)
+    }
+    if (i < n4) p[i] = v;
+}
+
 
 }  // namespace
 
@@ -253,6 +274,15 @@ void launch_head_norm_rope(float *x, const float *w, uint32_t n, uint32_t n_head
         fail("head norm: %u rotated dims do not fit heads of %u values", rope.n_rot, head_dim);
     if (head_dim % 4 == 0 && rope.n_rot % 2 == 0 && head_dim <= 128 * kHeadMaxVec && aligned16(x) &&
         (!w || aligned16(w))) {
+        if (cuda_switch("DSTAR_CUDA_HEAD_SPLIT")) {
+            // A block per head, a warp per 128 values (the model: 64 query heads of 512 -> 64
+            // blocks of 4 warps; the KV head -> 1 block of 4 warps).
+            const dim3 grid(n_head, n);
+            const unsigned threads = (head_dim / 4 + 31) / 32 * 32;
+            launch_pdl("head_norm_rope_split_kernel", head_norm_rope_split_kernel, dim3(grid), dim3(threads), 0, stream, x, w, n_head, head_dim, eps, rope, pos0, fp8);
+            check_launch("head_norm_rope", stream);
+            return;
+        }
         // A warp per head (the model: 64 query heads of 512 -> 16 blocks; the KV head -> 1).
         const uint32_t per_block = n_head < kHeadsPerBlock ? n_head : kHeadsPerBlock;
         const dim3 grid((n_head + per_block - 1) / per_block, n);
