@@ -19,6 +19,7 @@
 //    (2^-16): within 5e-4 of the scale.  Bugs give O(1) errors.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -253,6 +254,43 @@ TEST(CudaMatmulMulti, MatchesSingleProducts) {
                 expect_close(compare(outs[i]->cpu_values(), outs[i]->gpu_values()), set.shapes[i].type, n,
                              strformat("multi k=%u #%zu %s rows=%u n=%u", set.k, i, tname(set.shapes[i].type),
                                        set.shapes[i].rows, n));
+        }
+    }
+}
+
+// mmq_v2.cu against mmq.cu (DSTAR_CUDA_MMQ_V2=0), bitwise: the model's dense Q8_0 shape
+// (4096 x 4096 at a 4,096-token chunk), its expert shapes as plain products (IQ2_XXS 2048 x
+// 4096, Q2_K 4096 x 2048), and odd ones (partial row and token tiles, a Q8_0 row of three
+// blocks, one K step); the small ones also against the CPU.  Both kernels must give the
+// CPU's block terms in the CPU's order, so any difference is a bug.
+TEST(CudaMatmulMmqV2, BitwiseEqualsV1) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    struct Shape {
+        TensorType type;
+        uint32_t k, rows, n;
+    };
+    for (const Shape &sh : {Shape{TensorType::Q8_0, 4096, 4096, 4096}, Shape{TensorType::IQ2_XXS, 4096, 2048, 300},
+                            Shape{TensorType::Q2_K, 2048, 4096, 200}, Shape{TensorType::Q8_0, 1024, 8448, 130},
+                            Shape{TensorType::Q8_0, 96, 8448, 64}, Shape{TensorType::IQ2_XXS, 256, 8448, 65},
+                            Shape{TensorType::Q2_K, 768, 8400, 127}, Shape{TensorType::IQ2_XXS, 512, 8400, 100}}) {
+        HostWeight hw = make_weight(sh.type, sh.k, sh.rows, 1, 900 + sh.k + sh.rows);
+        const Weight wc = b.cpu->bind(hw.tensor, false), wg = b.gpu->bind(hw.tensor, false);
+        Mirror x(random_floats(size_t{sh.n} * sh.k, 13 * sh.n + sh.k));
+        Mirror out(size_t{sh.n} * sh.rows), old(size_t{sh.n} * sh.rows);
+        b.gpu->matmul(out.gpu, wg, x.gpu, sh.n);
+        ::setenv("DSTAR_CUDA_MMQ_V2", "0", 1);
+        b.gpu->matmul(old.gpu, wg, x.gpu, sh.n);
+        ::unsetenv("DSTAR_CUDA_MMQ_V2");
+        const std::vector<float> v2 = out.gpu_values(), v1 = old.gpu_values();
+        ASSERT_EQ(v1.size(), v2.size());
+        size_t diff = 0;
+        for (size_t i = 0; i < v1.size(); i++) diff += std::memcmp(&v1[i], &v2[i], sizeof(float)) != 0;
+        EXPECT_EQ(diff, 0u) << tname(sh.type) << " k=" << sh.k << " rows=" << sh.rows << " n=" << sh.n;
+        if (uint64_t{sh.k} * sh.rows * sh.n <= (uint64_t{1} << 30)) {
+            b.cpu->matmul(out.cpu, wc, x.cpu, sh.n);
+            expect_close(compare(out.cpu_values(), v2), sh.type, sh.n,
+                         strformat("mmq_v2 %s k=%u rows=%u n=%u", tname(sh.type), sh.k, sh.rows, sh.n));
         }
     }
 }

@@ -9,6 +9,7 @@
 // and the grouped batched path (n > 8) are both covered, for the q2, q4 and Q8_0 encodings
 // and for float experts.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <gtest/gtest.h>
@@ -180,6 +181,40 @@ TEST(CudaMoe, GroupedModelExperts) {
         EXPECT_EQ(d.bad, 0u);
         EXPECT_LE(d.rel_l2, 1e-4) << "n " << n;
     }
+}
+
+// The grouped products of mmq_v2.cu against mmq.cu (DSTAR_CUDA_MMQ_V2=0), bitwise, at the
+// model's expert widths (IQ2_XXS gate/up 4096 -> 2048, Q2_K down 2048 -> 4096, 6 experts a
+// token) over 16 experts of which one is never chosen (no tiles) and the others get full
+// and partial 64-pair tiles.
+TEST(CudaMoe, GroupedMmqV2EqualsV1) {
+    DSTAR_REQUIRE_GPU();
+    Backends &b = *backends();
+    const uint32_t n_expert = 16, k = 6, d_in = 4096, ff = 2048, d_out = 4096, n = 530;
+    const ExpertWeights ew(b, TensorType::IQ2_XXS, TensorType::Q2_K, d_in, ff, d_out, n_expert, 9);
+    std::mt19937 rng(4242);
+    std::vector<int32_t> sel(size_t{n} * k);
+    std::vector<float> wts(size_t{n} * k);
+    for (uint32_t t = 0; t < n; t++) {
+        std::vector<int32_t> ids(n_expert - 1);
+        std::iota(ids.begin(), ids.end(), 0);  // expert 15 unused
+        std::shuffle(ids.begin(), ids.end(), rng);
+        for (uint32_t j = 0; j < k; j++) {
+            sel[t * k + j] = ids[j];
+            wts[t * k + j] = 0.1f + static_cast<float>(rng() % 1000) / 2000.0f;
+        }
+    }
+    int32_t *sel_g = b.gpu->alloc_i32(sel.size());
+    b.gpu->upload(reinterpret_cast<float *>(sel_g), reinterpret_cast<const float *>(sel.data()), sel.size());
+    Mirror w(wts), x(random_floats(size_t{n} * d_in, 77)), out(size_t{n} * d_out), old(size_t{n} * d_out);
+    b.gpu->moe(out.gpu, ew.gg, ew.ug, ew.dg, x.gpu, sel_g, w.gpu, n, k, 10.0f);
+    ::setenv("DSTAR_CUDA_MMQ_V2", "0", 1);
+    b.gpu->moe(old.gpu, ew.gg, ew.ug, ew.dg, x.gpu, sel_g, w.gpu, n, k, 10.0f);
+    ::unsetenv("DSTAR_CUDA_MMQ_V2");
+    b.gpu->release(sel_g);
+    const std::vector<float> v2 = out.gpu_values(), v1 = old.gpu_values();
+    ASSERT_EQ(v1.size(), v2.size());
+    EXPECT_EQ(std::memcmp(v1.data(), v2.data(), v1.size() * sizeof(float)), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaMoeExperts,

@@ -157,6 +157,12 @@ constexpr uint32_t kGemmTileRows = 64;    // weight rows per tile of the batched
 // CPU reference's per-block arithmetic in the same order.
 void launch_mmq(const DevWeight &w, const DevAct &act, const GemmTokens &tok, float *out, uint64_t out_stride,
                 cudaStream_t stream);
+// The same products with 128-row tiles (mmq_v2.cu; bit-identical results), which launch_mmq
+// takes for the types mmq_v2_handles accepts: Q8_0, Q2_K and IQ2_XXS, unless
+// DSTAR_CUDA_MMQ_V2=0 is in the environment (read at every launch, for A/B comparisons).
+bool mmq_v2_handles(WType t);
+void launch_mmq_v2(const DevWeight &w, const DevAct &act, const GemmTokens &tok, float *out, uint64_t out_stride,
+                   cudaStream_t stream);
 // Float weights, act Float: F16/BF16 on tensor cores with the activation split into two parts
 // of the weight's half type (near-f32 products, f32 sums), F32 with exact products summed in
 // double.  `splits` > 1 cuts K into up to that many ranges computed by separate blocks into

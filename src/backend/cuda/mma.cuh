@@ -28,6 +28,16 @@ __device__ __forceinline__ void mma_s8_k16(int (&c)[4], const int (&a)[2], int b
         : "r"(a[0]), "r"(a[1]), "r"(b));
 }
 
+// Four 8 x 8 matrices of 16-bit elements (8 rows of 16 bytes each) from shared memory:
+// lanes 8m..8m+7 give the row addresses of matrix m (16-byte aligned); register m of lane l
+// receives bytes 4(l%4)..4(l%4)+3 of row l/4 of matrix m, i.e. an int8 fragment register.
+__device__ __forceinline__ void ldmatrix_x4(int (&r)[4], const void *smem_row) {
+    const auto addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
 __device__ __forceinline__ void mma_f16_k16(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "

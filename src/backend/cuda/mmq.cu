@@ -483,6 +483,10 @@ void launch_typed(const DevWeight &w, const DevAct &act, const GemmTokens &tok, 
 
 void launch_mmq(const DevWeight &w, const DevAct &act, const GemmTokens &tok, float *out, uint64_t out_stride,
                 cudaStream_t stream) {
+    if (mmq_v2_handles(w.type)) {
+        launch_mmq_v2(w, act, tok, out, out_stride, stream);
+        return;
+    }
     switch (w.type) {
     case WType::Q8_0: launch_typed<WType::Q8_0>(w, act, tok, out, out_stride, stream); break;
     case WType::Q2_K: launch_typed<WType::Q2_K>(w, act, tok, out, out_stride, stream); break;
