@@ -6,7 +6,6 @@
 // (token tiles of 64, partial last tiles), the model's 16384-wide rows, rows whose last
 // 256-column slice is partial, and F16 / BF16 / F32 weights.
 #include <algorithm>
-#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -176,46 +175,6 @@ TEST(CudaHc, PreNormFusedMatchesCpu) {
                 EXPECT_EQ(compare(first[2], post.gpu_values()).mismatches, 0u) << what << " rerun";
                 EXPECT_EQ(compare(first[3], comb.gpu_values()).mismatches, 0u) << what << " rerun";
             }
-        }
-    }
-}
-
-// The Sinkhorn split with the matrix in registers (default) against the shuffle version
-// (DSTAR_CUDA_HC_SPLIT_REGS=0): the same operations in the same order, so equal bits are
-// required, in the fused decode HC pre (1..8 tokens) and the batched split (hc_pre).
-TEST(CudaHc, SplitRegsMatchesShuffleSplit) {
-    DSTAR_REQUIRE_GPU();
-    Backends &b = *backends();
-    constexpr uint32_t kModelEmbd = 4096;
-    HcSet s;
-    make_hc(s, kMix, 31, kModelEmbd);
-    HostWeight norm = make_vector(random_floats(kModelEmbd, 32), "attn_norm.weight");
-    const Weight ng = b.gpu->bind(norm.tensor, true);
-    for (uint32_t n : {1u, 3u, 8u, 65u}) {
-        for (float sigma : {1.0f, 7.0f}) {
-            Mirror x(random_floats(size_t{n} * kHc * kModelEmbd, 33 + n, sigma));
-            Mirror out[2] = {Mirror(size_t{n} * kModelEmbd), Mirror(size_t{n} * kModelEmbd)};
-            Mirror nrm[2] = {Mirror(size_t{n} * kModelEmbd), Mirror(size_t{n} * kModelEmbd)};
-            Mirror post[2] = {Mirror(size_t{n} * kHc), Mirror(size_t{n} * kHc)};
-            Mirror comb[2] = {Mirror(size_t{n} * kHc * kHc), Mirror(size_t{n} * kHc * kHc)};
-            const bool fused = n <= 8;
-            for (int old = 0; old < 2; old++) {
-                std::unique_ptr<SwitchOff> off;
-                if (old) off = std::make_unique<SwitchOff>("DSTAR_CUDA_HC_SPLIT_REGS");
-                if (fused)
-                    b.gpu->hc_pre_norm(s.gpu, ng, x.gpu, n, kHc, kModelEmbd, 20, 1e-6f, 1e-6f, out[old].gpu,
-                                       nrm[old].gpu, post[old].gpu, comb[old].gpu);
-                else
-                    b.gpu->hc_pre(s.gpu, x.gpu, n, kHc, kModelEmbd, 20, 1e-6f, 1e-6f, out[old].gpu, post[old].gpu,
-                                  comb[old].gpu);
-            }
-            const std::string what = strformat("%s n=%u sigma=%g", fused ? "hc_pre_norm" : "hc_pre", n, sigma);
-            EXPECT_EQ(compare(out[1].gpu_values(), out[0].gpu_values()).mismatches, 0u) << what << " out";
-            if (fused) {
-                EXPECT_EQ(compare(nrm[1].gpu_values(), nrm[0].gpu_values()).mismatches, 0u) << what << " norm";
-            }
-            EXPECT_EQ(compare(post[1].gpu_values(), post[0].gpu_values()).mismatches, 0u) << what << " post";
-            EXPECT_EQ(compare(comb[1].gpu_values(), comb[0].gpu_values()).mismatches, 0u) << what << " comb";
         }
     }
 }

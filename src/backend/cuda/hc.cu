@@ -3,9 +3,8 @@
 // Unfused path (any batch): the RMS norm of the flattened streams and the mix matmul run
 // through the generic ops (backend); the kernels here do the rest: the Sinkhorn split and
 // the weighted stream sums / HC post, with the CPU's element formulas and summation order
-// (backend/shared/hc_math.h).  The model's 4 streams run the split on one warp with the whole
-// combine matrix in registers (DSTAR_CUDA_HC_SPLIT_REGS=0: a row per lane, column sums by
-// shuffles); other stream counts on one thread (the shared code as it is).
+// (backend/shared/hc_math.h).  The model's 4 streams run the split on one warp, a row of the
+// combine matrix per lane; other stream counts on one thread (the shared code as it is).
 //
 // Fused decode path (hc_pre_norm, up to kHcFusedTokens tokens of 4 streams): one launch.
 // Up to kHcFusedBlocks blocks per token each take a slice of the 4 * embd columns; their 8
@@ -90,90 +89,16 @@ __device__ void split_sinkhorn_warp(const float *mix, const float *scale, const 
     }
 }
 
-// The same split with the whole N x N matrix in every calling thread's registers: no
-// shuffles, so the column sums of an iteration are N independent add chains and the divides
-// overlap, instead of N * N dependent shuffles per iteration (the Sinkhorn loop is the
-// serial tail of the fused HC pre).  Every value goes through the operations of
-// shared::hc_split_sinkhorn (and of split_sinkhorn_warp) in the same order: bit-identical.
-// Any threads may call it (lanes 0..N-1 of a warp write); lane b writes row b of comb.
-template <int N>
-__device__ void split_sinkhorn_regs(const float *mix, const float *scale, const float *base, uint32_t iters,
-                                    float eps, float *pre, float *post, float *comb) {
-    const int lane = threadIdx.x & 31;
-    if (lane < N) {
-        pre[lane] = shared::hc_pre_weight(mix[lane], scale[0], base[lane], eps);
-        post[lane] = shared::hc_post_weight(mix[N + lane], scale[1], base[N + lane]);
-    }
-    float c[N][N];
-#pragma unroll
-    for (int b = 0; b < N; b++) {
-        float row_max = -INFINITY;
-#pragma unroll
-        for (int a = 0; a < N; a++) {
-            const int o = 2 * N + b * N + a;
-            c[b][a] = shared::hc_comb_logit(mix[o], scale[2], base[o]);
-            if (c[b][a] > row_max) row_max = c[b][a];
-        }
-        float sum = 0.0f;
-#pragma unroll
-        for (int a = 0; a < N; a++) {
-            c[b][a] = expf(c[b][a] - row_max);
-            sum += c[b][a];
-        }
-        const float inv0 = 1.0f / sum;
-#pragma unroll
-        for (int a = 0; a < N; a++) c[b][a] = c[b][a] * inv0 + eps;
-    }
-    auto normalise_columns = [&] {
-#pragma unroll
-        for (int a = 0; a < N; a++) {
-            float s = 0.0f;
-#pragma unroll
-            for (int r = 0; r < N; r++) s += c[r][a];
-            const float inv = 1.0f / (s + eps);
-#pragma unroll
-            for (int r = 0; r < N; r++) c[r][a] *= inv;
-        }
-    };
-    normalise_columns();
-    for (uint32_t it = 1; it < iters; it++) {
-#pragma unroll
-        for (int b = 0; b < N; b++) {
-            float s = 0.0f;
-#pragma unroll
-            for (int a = 0; a < N; a++) s += c[b][a];
-            const float inv = 1.0f / (s + eps);
-#pragma unroll
-            for (int a = 0; a < N; a++) c[b][a] *= inv;
-        }
-        normalise_columns();
-    }
-#pragma unroll
-    for (int b = 0; b < N; b++) {
-        if (lane == b) {  // a constant row index: c stays in registers
-#pragma unroll
-            for (int a = 0; a < N; a++) comb[b * N + a] = c[b][a];
-        }
-    }
-}
-
-// The 4-stream split on one warp: registers (default) or shuffles (DSTAR_CUDA_HC_SPLIT_REGS=0).
-__device__ __forceinline__ void split_sinkhorn4(bool regs, const float *mix, const float *scale, const float *base,
-                                                uint32_t iters, float eps, float *pre, float *post, float *comb) {
-    if (regs) split_sinkhorn_regs<4>(mix, scale, base, iters, eps, pre, post, comb);
-    else split_sinkhorn_warp<4>(mix, scale, base, iters, eps, pre, post, comb);
-}
-
 __global__ void __launch_bounds__(256) hc_split_sum_kernel(const float *mix, const float *scale, const float *base,
                                                            const float *x_hc, uint32_t n_hc, uint32_t embd,
                                                            uint32_t iters, float eps, float *out, float *post,
-                                                           float *comb, bool regs) {
+                                                           float *comb) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float s_pre[kMaxHc], s_post[kMaxHc], s_comb[kMaxHc * kMaxHc];
     const uint64_t t = blockIdx.x;
     const uint32_t n_mix = 2 * n_hc + n_hc * n_hc;
     if (n_hc == 4) {
-        if (threadIdx.x < 32) split_sinkhorn4(regs, mix + t * n_mix, scale, base, iters, eps, s_pre, s_post, s_comb);
+        if (threadIdx.x < 32) split_sinkhorn_warp<4>(mix + t * n_mix, scale, base, iters, eps, s_pre, s_post, s_comb);
     } else if (threadIdx.x == 0) {
         shared::hc_split_sinkhorn(mix + t * n_mix, scale, base, n_hc, iters, eps, s_pre, s_post, s_comb);
     }
@@ -293,8 +218,7 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
                                                                        uint32_t iters, float rms_eps, float hc_eps,
                                                                        float *out, float *norm_out, float *post,
                                                                        float *comb, float *partial,
-                                                                       uint32_t *counters, int8_t *q8, float *d8,
-                                                                       bool regs) {
+                                                                       uint32_t *counters, int8_t *q8, float *d8) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
     __shared__ float s_warp[kColWarps][32];
     __shared__ double s_warp_ss[kColWarps];
@@ -405,7 +329,7 @@ __global__ void __launch_bounds__(kFusedThreads, 1) hc_pre_norm_kernel(DevWeight
         // 3a. The split: post and comb (pre too, unused: the column warps form their own).
         if (lane < kFusedMix) s_mix_scaled[lane] = s_mix[lane] * rscale;
         __syncwarp();
-        split_sinkhorn4(regs, s_mix_scaled, s_scale, s_base, iters, hc_eps, s_pre, s_post, s_comb);
+        split_sinkhorn_warp<kFusedStreams>(s_mix_scaled, s_scale, s_base, iters, hc_eps, s_pre, s_post, s_comb);
         __syncwarp();
         if (lane < kFusedStreams) post[uint64_t{t} * kFusedStreams + lane] = s_post[lane];
         if (lane < kFusedStreams * kFusedStreams)
@@ -460,7 +384,7 @@ void launch_hc_split_sum(const float *mix, const float *scale, const float *base
                          uint32_t n_hc, uint32_t embd, uint32_t iters, float hc_eps, float *out, float *post,
                          float *comb, cudaStream_t stream) {
     if (n == 0) return;
-    launch_pdl("hc_split_sum_kernel", hc_split_sum_kernel, dim3(n), dim3(256), 0, stream, mix, scale, base, x_hc, n_hc, embd, iters, hc_eps, out, post, comb, cuda_switch("DSTAR_CUDA_HC_SPLIT_REGS"));
+    launch_pdl("hc_split_sum_kernel", hc_split_sum_kernel, dim3(n), dim3(256), 0, stream, mix, scale, base, x_hc, n_hc, embd, iters, hc_eps, out, post, comb);
     check_launch("hc_split_sum", stream);
 }
 
@@ -504,13 +428,13 @@ void launch_hc_pre_norm_fused(const DevWeight &fn, const float *scale, const flo
     const dim3 grid(blocks, n);
     switch (fn.type) {
     case WType::F16:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8, cuda_switch("DSTAR_CUDA_HC_SPLIT_REGS"));
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     case WType::BF16:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::BF16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8, cuda_switch("DSTAR_CUDA_HC_SPLIT_REGS"));
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::BF16>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     default:
-        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F32>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8, cuda_switch("DSTAR_CUDA_HC_SPLIT_REGS"));
+        launch_pdl("hc_pre_norm_kernel", hc_pre_norm_kernel<WType::F32>, dim3(grid), dim3(kFusedThreads), 0, stream, fn, scale, base, norm, x_hc, embd, iters, rms_eps, hc_eps, out, norm_out, post, comb, partial, counters, q8, d8);
         break;
     }
     check_launch("hc_pre_norm", stream);
