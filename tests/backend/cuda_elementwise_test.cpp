@@ -91,14 +91,17 @@ TEST(CudaElementwise, RopeForwardAndInverse) {
     const model::ModelConfig cfg = model::ModelConfig::flash();
     for (uint32_t layer : {0u, 2u}) {  // plain base 10000; base 160000 with YaRN
         const model::RopeParams p = model::rope_params(cfg, layer);
-        for (uint32_t pos0 : {0u, 1000u, 100000u, 1000000u}) {
-            const uint32_t n = 9, heads = 3, hd = 512, stride = heads * hd + 5;
-            Mirror x(random_floats(size_t{n} * stride, pos0 + layer));
+        // One token (a block per head and token), 9 and 300 (a warp per head and token,
+        // the last block partly idle with 3 heads).
+        for (uint32_t pos0 : {0u, 1000u, 100000u, 1000000u})
+        for (uint32_t n : {1u, 9u, 300u}) {
+            const uint32_t heads = n == 300 ? 64 : 3, hd = 512, stride = heads * hd + 5;
+            Mirror x(random_floats(size_t{n} * stride, pos0 + layer + n));
             for (bool inverse : {false, true}) {
                 b.cpu->rope(x.cpu, n, stride, heads, hd, p, pos0, inverse);
                 b.gpu->rope(x.gpu, n, stride, heads, hd, p, pos0, inverse);
                 const Diff d = compare(x.cpu_values(), x.gpu_values());
-                report(strformat("rope layer %u pos0 %u%s", layer, pos0, inverse ? " inverse" : ""), d);
+                report(strformat("rope layer %u pos0 %u n %u%s", layer, pos0, n, inverse ? " inverse" : ""), d);
                 EXPECT_EQ(d.bad, 0u);
                 EXPECT_LE(d.max_abs, 2e-6 * d.ref_max);
             }

@@ -6,6 +6,7 @@
 // (token tiles of 64, partial last tiles), the model's 16384-wide rows, rows whose last
 // 256-column slice is partial, and F16 / BF16 / F32 weights.
 #include <algorithm>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -95,18 +96,21 @@ TEST(CudaHc, PreOddWidthAndTypes) {
     }
 }
 
+// Batches of the model's 4 streams (a thread per 4 elements, all streams at once), the
+// model's 4096 width, and rows of 6 floats (not whole float4s: the generic kernel).
 TEST(CudaHc, PostIsExact) {
     DSTAR_REQUIRE_GPU();
     Backends &b = *backends();
-    const uint32_t n = 13;
-    Mirror y(random_floats(size_t{n} * kEmbd, 1)), res(random_floats(size_t{n} * kHc * kEmbd, 2));
-    Mirror post(random_floats(size_t{n} * kHc, 3)), comb(random_floats(size_t{n} * kHc * kHc, 4));
-    Mirror out(size_t{n} * kHc * kEmbd);
-    b.cpu->hc_post(out.cpu, y.cpu, res.cpu, post.cpu, comb.cpu, n, kHc, kEmbd);
-    b.gpu->hc_post(out.gpu, y.gpu, res.gpu, post.gpu, comb.gpu, n, kHc, kEmbd);
-    const Diff d = compare(out.cpu_values(), out.gpu_values());
-    std::printf("%-40s %s\n", "hc_post", d.str().c_str());
-    EXPECT_EQ(d.mismatches, 0u);
+    for (const auto &[n, embd] : {std::pair<uint32_t, uint32_t>{13, kEmbd}, {1, 4096}, {37, 4096}, {5, 6}}) {
+        Mirror y(random_floats(size_t{n} * embd, 1)), res(random_floats(size_t{n} * kHc * embd, 2));
+        Mirror post(random_floats(size_t{n} * kHc, 3)), comb(random_floats(size_t{n} * kHc * kHc, 4));
+        Mirror out(size_t{n} * kHc * embd);
+        b.cpu->hc_post(out.cpu, y.cpu, res.cpu, post.cpu, comb.cpu, n, kHc, embd);
+        b.gpu->hc_post(out.gpu, y.gpu, res.gpu, post.gpu, comb.gpu, n, kHc, embd);
+        const Diff d = compare(out.cpu_values(), out.gpu_values());
+        std::printf("hc_post n=%-3u embd=%-4u %s\n", n, embd, d.str().c_str());
+        EXPECT_EQ(d.mismatches, 0u) << "n " << n << " embd " << embd;
+    }
 }
 
 TEST(CudaHc, HeadMatchesCpu) {

@@ -122,6 +122,39 @@ __global__ void hc_post_kernel(float *out_hc, const float *y, const float *res_h
     }
 }
 
+// The model's 4 streams, batches: a thread per 4 consecutive elements of a token, all 4
+// output streams from one read of y and of the 4 residual streams (16-byte loads and
+// stores; the generic kernel above reads each residual value once per output stream).
+// Each output is hc_post_elem's, on the values held in registers: identical results.
+__global__ void __launch_bounds__(256) hc_post4_kernel(float *out_hc, const float *y, const float *res_hc,
+                                                       const float *post, const float *comb, uint64_t quads,
+                                                       uint32_t embd) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
+    constexpr uint32_t kN = 4;
+    const uint64_t i = uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+    if (i >= quads) return;
+    const uint32_t per_token = embd / 4;
+    const uint64_t t = i / per_token;
+    const uint32_t d = static_cast<uint32_t>(i % per_token) * 4;
+    const uint64_t hc_dim = uint64_t{kN} * embd;
+    const float4 yv = *reinterpret_cast<const float4 *>(y + t * embd + d);
+    float4 rv[kN];
+#pragma unroll
+    for (uint32_t st = 0; st < kN; st++) rv[st] = *reinterpret_cast<const float4 *>(res_hc + t * hc_dim + st * embd + d);
+    const float *pt = post + t * kN, *ct = comb + t * kN * kN;
+    const float ys[4] = {yv.x, yv.y, yv.z, yv.w};
+#pragma unroll
+    for (uint32_t a = 0; a < kN; a++) {
+        float o[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float r[kN] = {(&rv[0].x)[j], (&rv[1].x)[j], (&rv[2].x)[j], (&rv[3].x)[j]};
+            o[j] = shared::hc_post_elem(ys[j], pt, ct, r, 1, kN, a);
+        }
+        *reinterpret_cast<float4 *>(out_hc + t * hc_dim + a * embd + d) = make_float4(o[0], o[1], o[2], o[3]);
+    }
+}
+
 // One thread per (element, token), 256 elements per block: a token's row is spread over
 // embd / 256 blocks (not looped over by one).  With kN streams known (the model's 4) the
 // stream loads are issued before the weights are formed; kN = 0 takes any count.  The sum is
@@ -392,6 +425,13 @@ void launch_hc_post(float *out_hc, const float *y, const float *res_hc, const fl
                     uint32_t n, uint32_t n_hc, uint32_t embd, cudaStream_t stream) {
     const uint64_t total = uint64_t{n} * n_hc * embd;
     if (total == 0) return;
+    if (n_hc == 4 && embd % 4 == 0 && aligned16(out_hc) && aligned16(y) && aligned16(res_hc)) {
+        const uint64_t quads = uint64_t{n} * (embd / 4);
+        launch_pdl("hc_post4_kernel", hc_post4_kernel, dim3(grid_for(quads, 256)), dim3(256), 0, stream, out_hc, y,
+                   res_hc, post, comb, quads, embd);
+        check_launch("hc_post", stream);
+        return;
+    }
     const unsigned grid = grid_for(total, 256) < 8192 ? grid_for(total, 256) : 8192;
     launch_pdl("hc_post_kernel", hc_post_kernel, dim3(grid), dim3(256), 0, stream, out_hc, y, res_hc, post, comb, total, n_hc, embd);
     check_launch("hc_post", stream);

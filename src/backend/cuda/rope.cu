@@ -25,6 +25,24 @@ __global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTa
     tail[2 * j + 1] = x0 * s + x1 * c;
 }
 
+// Batches with n_rot / 2 <= 32: a warp per (token, head), 8 per block, so a prefill chunk is
+// a few thousand blocks instead of one 32-thread block per head and token.  The same
+// operations per pair as rope_kernel.
+__global__ void __launch_bounds__(256) rope_warp_kernel(float *x, uint32_t n, uint32_t n_head, uint32_t stride,
+                                                        uint32_t head_dim, RopeTable r, DevPos pos0, bool inverse) {
+    pdl_enter();  // waits for the previous kernel (launch.cuh)
+    const uint64_t p = uint64_t{blockIdx.x} * 8 + threadIdx.x / 32;
+    const uint32_t j = threadIdx.x & 31;
+    if (p >= uint64_t{n} * n_head || j >= r.n_rot / 2) return;
+    const uint32_t t = static_cast<uint32_t>(p / n_head), h = static_cast<uint32_t>(p % n_head);
+    float *tail = x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot);
+    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
+    float c, s;
+    rope_cos_sin(r, load_pos(pos0) + t, j, inverse, c, s);
+    tail[2 * j] = x0 * c - x1 * s;
+    tail[2 * j + 1] = x0 * s + x1 * c;
+}
+
 // RoPE with the Q8_0 codes of the whole rows (a producer-side quantization: the inverse
 // rotation of the attention output feeds the grouped Q8_0 output product, which would
 // otherwise quantize it in a launch of its own).  A block per (head, token), float4 i of the
@@ -65,6 +83,12 @@ void launch_rope_q8(float *x, uint32_t n, uint32_t n_head, uint32_t head_dim, co
 void launch_rope(float *x, uint32_t n, uint32_t stride, uint32_t n_head, uint32_t head_dim, const RopeTable &rope,
                  DevPos pos0, bool inverse, cudaStream_t stream) {
     if (n == 0 || n_head == 0 || rope.n_rot == 0) return;
+    if (n > 1 && rope.n_rot <= 64) {
+        launch_pdl("rope_warp_kernel", rope_warp_kernel, dim3(grid_for(uint64_t{n} * n_head, 8)), dim3(256), 0, stream,
+                   x, n, n_head, stride, head_dim, rope, pos0, inverse);
+        check_launch("rope", stream);
+        return;
+    }
     const dim3 grid(n, n_head);
     const unsigned threads = (rope.n_rot / 2 + 31) / 32 * 32;  // whole warps, no idle ones
     launch_pdl("rope_kernel", rope_kernel, dim3(grid), dim3(threads ? threads : 32), 0, stream, x, stride, head_dim, rope, pos0, inverse);
