@@ -11,18 +11,21 @@ namespace dstar::backend::cuda {
 
 namespace {
 
-// The pair is loaded before the position and the angle are worked out, so its memory
-// latency overlaps theirs instead of following them.
+// Rotates pair j of a head's rotated tail for position `pos`; the pair is loaded before the
+// angle is worked out, so its memory latency overlaps that work.
+__device__ __forceinline__ void rope_pair(float *tail, uint32_t j, const RopeTable &r, uint32_t pos, bool inverse) {
+    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
+    float c, s;
+    rope_cos_sin(r, pos, j, inverse, c, s);
+    tail[2 * j] = x0 * c - x1 * s;
+    tail[2 * j + 1] = x0 * s + x1 * c;
+}
+
 __global__ void rope_kernel(float *x, uint32_t stride, uint32_t head_dim, RopeTable r, DevPos pos0, bool inverse) {
     pdl_enter();  // waits for the previous kernel (launch.cuh)
     const uint32_t t = blockIdx.x, h = blockIdx.y, j = threadIdx.x;
     if (j >= r.n_rot / 2) return;
-    float *tail = x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot);
-    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
-    float c, s;
-    rope_cos_sin(r, load_pos(pos0) + t, j, inverse, c, s);
-    tail[2 * j] = x0 * c - x1 * s;
-    tail[2 * j + 1] = x0 * s + x1 * c;
+    rope_pair(x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot), j, r, load_pos(pos0) + t, inverse);
 }
 
 // Batches with n_rot / 2 <= 32: a warp per (token, head), 8 per block, so a prefill chunk is
@@ -35,12 +38,7 @@ __global__ void __launch_bounds__(256) rope_warp_kernel(float *x, uint32_t n, ui
     const uint32_t j = threadIdx.x & 31;
     if (p >= uint64_t{n} * n_head || j >= r.n_rot / 2) return;
     const uint32_t t = static_cast<uint32_t>(p / n_head), h = static_cast<uint32_t>(p % n_head);
-    float *tail = x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot);
-    const float x0 = tail[2 * j], x1 = tail[2 * j + 1];
-    float c, s;
-    rope_cos_sin(r, load_pos(pos0) + t, j, inverse, c, s);
-    tail[2 * j] = x0 * c - x1 * s;
-    tail[2 * j + 1] = x0 * s + x1 * c;
+    rope_pair(x + uint64_t{t} * stride + uint64_t{h} * head_dim + (head_dim - r.n_rot), j, r, load_pos(pos0) + t, inverse);
 }
 
 // RoPE with the Q8_0 codes of the whole rows (a producer-side quantization: the inverse
