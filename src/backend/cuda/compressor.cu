@@ -205,10 +205,11 @@ __global__ void compressor_advance_kernel(CompressorArgs a) {
             }
         }
     } else {
-        for (uint32_t ph = 0; ph < r; ph++) {
-            const int64_t q = latest(ph);
-            if (q >= pos0) put(ph, batch(q));
-        }
+        // The batch's last r tokens are the latest of their phases (q % r), so visiting them
+        // writes exactly the rows the loop over phases would (one 64-bit modulo per batch
+        // token instead of one per phase: a decode step of a ratio-128 layer took ~19 us).
+        const int64_t first = end - pos0 > static_cast<int64_t>(r) ? end - static_cast<int64_t>(r) : pos0;
+        for (int64_t q = first; q < end; q++) put(static_cast<uint32_t>(q % r), batch(q));
     }
 }
 

@@ -48,16 +48,21 @@ __global__ void __launch_bounds__(128) indexer_scores_kernel(IndexerArgs a, uint
 }
 
 constexpr int kScoreWarps = 8;  // warps per block of the warp-per-row kernel
-// Rows per warp: few for decode (many blocks for one token), more for a batch (each block
-// loads its token's queries once, so fewer blocks read them less often).
-constexpr uint32_t kScoreRowsPerWarpDecode = 4, kScoreRowsPerWarpBatch = 16;
+// Rows per warp: one for decode (as many blocks as the token's rows allow: a warp's rows run
+// one after the other, and at a few thousand rows of context 4 per warp left ~17 blocks),
+// more for a batch (each block loads its token's queries once, so fewer blocks read them
+// less often).
+constexpr uint32_t kScoreRowsPerWarpDecode = 1, kScoreRowsPerWarpBatch = 16;
 constexpr uint32_t kScoreMaxHeads = 128;
 
 // Shared memory of the warp-per-row kernel: per warp a row [idx_head_dim], then the queries
-// [idx_head_dim][idx_head] (transposed, so lanes reading consecutive heads hit consecutive
-// banks), the weights [idx_head], and per warp the heads' terms [idx_head].
+// [idx_head_dim][idx_head + 1] (transposed, so lanes reading consecutive heads hit
+// consecutive banks; the padding makes the transposing stores, consecutive dims of one head,
+// hit consecutive banks too instead of one), the weights [idx_head], and per warp the heads'
+// terms [idx_head].
 size_t score_warp_smem(uint32_t idx_head, uint32_t idx_head_dim) {
-    return (size_t{idx_head} * idx_head_dim + idx_head + size_t{kScoreWarps} * (idx_head_dim + idx_head)) * sizeof(float);
+    return (size_t{idx_head + 1} * idx_head_dim + idx_head + size_t{kScoreWarps} * (idx_head_dim + idx_head)) *
+           sizeof(float);
 }
 
 template <int HPL>  // heads per lane: ceil(idx_head / 32)
@@ -70,8 +75,9 @@ __global__ void __launch_bounds__(32 * kScoreWarps) indexer_scores_warp_kernel(I
     // The warps' rows first: D is a multiple of 4, so each starts 16-byte aligned.
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     float *srow = smem + static_cast<uint64_t>(warp) * D;           // [D]
-    float *qT = smem + uint64_t{kScoreWarps} * D;                    // [D][H]
-    float *sw = qT + uint64_t{D} * H;                                // [H]
+    const uint32_t HP = H + 1;                                       // padded row of qT
+    float *qT = smem + uint64_t{kScoreWarps} * D;                    // [D][HP]
+    float *sw = qT + uint64_t{D} * HP;                               // [H]
     float *sterm = sw + H + static_cast<uint64_t>(warp) * H;         // [H]
     const uint32_t t = t0 + blockIdx.y;
     const uint32_t n_rows = (load_pos(a.pos0) + t + 1) / a.ratio;
@@ -81,7 +87,7 @@ __global__ void __launch_bounds__(32 * kScoreWarps) indexer_scores_warp_kernel(I
     const float *q = a.q + uint64_t{t} * H * D;
     for (uint32_t i = threadIdx.x; i < H * D; i += blockDim.x) {
         const uint32_t h = i / D, d = i % D;
-        qT[uint64_t{d} * H + h] = q[i];
+        qT[uint64_t{d} * HP + h] = q[i];
     }
     for (uint32_t i = threadIdx.x; i < H; i += blockDim.x) sw[i] = a.w[uint64_t{t} * H + i];
     __syncthreads();
@@ -96,7 +102,7 @@ __global__ void __launch_bounds__(32 * kScoreWarps) indexer_scores_warp_kernel(I
         for (int j = 0; j < HPL; j++) dsum[j] = 0.0f;
         for (uint32_t i = 0; i < D; i++) {
             const float kv = srow[i];
-            const float *qi = qT + uint64_t{i} * H;
+            const float *qi = qT + uint64_t{i} * HP;
 #pragma unroll
             for (int j = 0; j < HPL; j++) {
                 const uint32_t h = lane + 32u * j;
